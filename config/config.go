@@ -1,0 +1,139 @@
+// Package config reads tlsfront's TOML file: the schema, strict decoding,
+// defaults, and Validate, which reports every problem with its line and key
+// path. It sits before everything else: nothing listens until a file has
+// passed through here. Only this package knows TOML; cmd/tlsfront maps the
+// result onto the runtime packages' option structs.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole file. Zero values are filled by Defaults before decoding,
+// so a key that is absent keeps its default and a key set to "" means "off"
+// where the documentation says so.
+type Config struct {
+	Server  Server  `toml:"server"`
+	TLS     TLS     `toml:"tls"`
+	Headers Headers `toml:"headers"`
+	Proxy   Proxy   `toml:"proxy"`
+	OCSP    OCSP    `toml:"ocsp"`
+	Sites   []Site  `toml:"site"`
+	Log     Log     `toml:"log"`
+
+	// Path is the file the configuration was read from ("" when parsed from
+	// memory); Dir is its folder, against which relative paths resolve.
+	Path string `toml:"-"`
+	Dir  string `toml:"-"`
+
+	lines lineIndex
+}
+
+// Server holds the listeners and process-wide settings.
+type Server struct {
+	HTTPS             string   `toml:"https"`               // TLS listener address
+	HTTP              string   `toml:"http"`                // plain listener (301 to https); "" disables
+	StateDir          string   `toml:"state_dir"`           // generated certificates, OCSP cache
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"` // TLS handshake + request headers
+	IdleTimeout       Duration `toml:"idle_timeout"`        // keep-alive idle limit
+	MaxHeaderBytes    int      `toml:"max_header_bytes"`    // request line + headers, bytes
+	ShutdownTimeout   Duration `toml:"shutdown_timeout"`    // drain limit on SIGTERM
+}
+
+// TLS is the handshake policy.
+type TLS struct {
+	Profile    string `toml:"profile"`     // tutorial | intermediate | old | modern
+	MinVersion string `toml:"min_version"` // "1.0".."1.3"; "" = the profile's
+	Ciphers    string `toml:"ciphers"`     // OpenSSL syntax; "" = the profile's
+	DHParam    string `toml:"dhparam"`     // always refused: Go has no finite-field DHE
+}
+
+// Headers are the response headers tlsfront adds on HTTPS.
+type Headers struct {
+	HSTS string `toml:"hsts"` // Strict-Transport-Security value; "" disables
+}
+
+// Proxy is the HTTP side towards the backends.
+type Proxy struct {
+	DialTimeout           Duration `toml:"dial_timeout"`            // TCP connect to the backend
+	ResponseHeaderTimeout Duration `toml:"response_header_timeout"` // backend's time to answer headers
+	MaxIdleConns          int      `toml:"max_idle_conns"`          // idle keep-alive connections per backend
+}
+
+// OCSP configures stapling.
+type OCSP struct {
+	Stapling           bool              `toml:"stapling"`            // staple OCSP responses
+	Timeout            Duration          `toml:"timeout"`             // per responder request
+	PrefetchWait       Duration          `toml:"prefetch_wait"`       // how long startup waits for first staples
+	ResponderOverrides map[string]string `toml:"responder_overrides"` // URL in certificate -> URL to ask
+}
+
+// Site is one virtual host: the names it answers, its certificates and its backend.
+type Site struct {
+	Names   []string `toml:"names"`
+	Backend string   `toml:"backend"`
+	Certs   []Cert   `toml:"cert"`
+}
+
+// Cert is one certificate chain and its key. Paths are resolved against the
+// config file's folder by Load.
+type Cert struct {
+	Cert   string `toml:"cert"`   // PEM: leaf first, then intermediates
+	Key    string `toml:"key"`    // PEM: PKCS#1, PKCS#8 or SEC1
+	Issuer string `toml:"issuer"` // optional PEM issuer for OCSP when the chain lacks it
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // json | console; "" = console on a terminal, json otherwise
+	Access bool   `toml:"access"` // one line per request
+}
+
+// Defaults returns the configuration every file starts from.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			HTTPS:             ":8443",
+			HTTP:              ":8080",
+			StateDir:          "state",
+			ReadHeaderTimeout: Duration{10 * time.Second},
+			IdleTimeout:       Duration{120 * time.Second},
+			MaxHeaderBytes:    64 << 10,
+			ShutdownTimeout:   Duration{30 * time.Second},
+		},
+		TLS:     TLS{Profile: "tutorial"},
+		Headers: Headers{HSTS: "max-age=63072000; includeSubDomains; preload"},
+		Proxy: Proxy{
+			DialTimeout:           Duration{5 * time.Second},
+			ResponseHeaderTimeout: Duration{60 * time.Second},
+			MaxIdleConns:          64,
+		},
+		OCSP: OCSP{
+			Stapling:     true,
+			Timeout:      Duration{10 * time.Second},
+			PrefetchWait: Duration{5 * time.Second},
+		},
+		Log: Log{Level: "info", Access: true},
+	}
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s", "1m30s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return &valueError{value: string(b), want: `a duration such as "10s" or "1m30s"`}
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+type valueError struct{ value, want string }
+
+func (e *valueError) Error() string { return quote(e.value) + " is not " + e.want }

@@ -1,0 +1,128 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+[server]
+https = "127.0.0.1:8443"
+http = ""
+[tls]
+profile = "intermediate"
+[[site]]
+names = ["example.com", "www.example.com"]
+backend = "http://127.0.0.1:8081"
+  [[site.cert]]
+  cert = "rsa.pem"
+  key = "rsa.key"
+[[site]]
+names = ["other.example"]
+backend = "http://127.0.0.1:8082"
+  [[site.cert]]
+  cert = "/abs/ec.pem"
+  key = "ec.key"
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := Parse(good, "/etc/tlsfront/tlsfront.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.HTTP != "" {
+		t.Errorf("http = %q, want disabled", c.Server.HTTP)
+	}
+	if c.Server.ReadHeaderTimeout.Duration != 10*time.Second {
+		t.Errorf("default read_header_timeout = %v", c.Server.ReadHeaderTimeout)
+	}
+	if got := c.Sites[0].Certs[0].Cert; got != "/etc/tlsfront/rsa.pem" {
+		t.Errorf("relative cert resolved to %q", got)
+	}
+	if got := c.Sites[1].Certs[0].Cert; got != "/abs/ec.pem" {
+		t.Errorf("absolute cert changed to %q", got)
+	}
+	if got := c.Server.StateDir; got != "/etc/tlsfront/state" {
+		t.Errorf("state_dir resolved to %q", got)
+	}
+	if c.Line("site[1].cert[0].key") != 18 {
+		t.Errorf("line of site[1].cert[0].key = %d, want 18", c.Line("site[1].cert[0].key"))
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // each must appear in the error text
+	}{
+		{"unknown key", "[server]\nhttps = \":8443\"\nbogus = 1\n" + site, []string{"line 3: server.bogus: unknown key"}},
+		{"unknown key in site", site + "  colour = \"red\"\n", []string{"line 7: site.cert.colour: unknown key"}},
+		{"wrong type", "[server]\nhttps = 8443\n" + site, []string{`line 2: server.https: TOML value has type int64; want string`}},
+		{"wrong type in second site", site + "[[site]]\nnames = \"b.example\"\nbackend = \"http://127.0.0.1:1\"\n", []string{"site[1].names", "want slice"}},
+		{"bad min_version", "[tls]\nmin_version = \"1.4\"\n" + site, []string{`line 2: tls.min_version: "1.4" is not a TLS version (want "1.0".."1.3")`}},
+		{"bad profile", "[tls]\nprofile = \"paranoid\"\n" + site, []string{`tls.profile: "paranoid" is not a profile (want one of tutorial, intermediate, old, modern)`}},
+		{"dhparam", "[tls]\ndhparam = \"dh.pem\"\n" + site, []string{"tls.dhparam", "Go has no finite-field DHE"}},
+		{"bad duration", "[server]\nidle_timeout = \"soon\"\n" + site, []string{`line 2: server.idle_timeout: "soon" is not a duration`}},
+		{"no sites", "[server]\n", []string{"no [[site]] is configured"}},
+		{"bad backend scheme", "[[site]]\nnames = [\"a.example\"]\nbackend = \"ftp://x\"\n", []string{`line 3: site[0].backend: "ftp://x" has scheme "ftp"`}},
+		{"duplicate name", site + "[[site]]\nnames = [\"A.example\"]\nbackend = \"http://127.0.0.1:2\"\n", []string{`line 8: site[1].names: "A.example" is already a name of site[0]`}},
+		{"bad name", "[[site]]\nnames = [\"bad name\"]\nbackend = \"http://127.0.0.1:1\"\n", []string{`site[0].names: "bad name" is not a host name`}},
+		{"bad listen", "[server]\nhttps = \"8443\"\n" + site, []string{`server.https: "8443" is not a listen address`}},
+		{"bad level", "[log]\nlevel = \"loud\"\n" + site, []string{`log.level: "loud" is not a level`}},
+		{"missing key file", "[[site]]\nnames = [\"a.example\"]\nbackend = \"http://127.0.0.1:1\"\n[[site.cert]]\ncert = \"a.pem\"\n", []string{"line 4: site[0].cert[0].key: is missing"}},
+		{"syntax error", "[server\n", []string{"to end table name"}},
+		{"many at once", "[server]\nhttps = \"x\"\nnope = 1\n[tls]\nmin_version = \"1.4\"\n[log]\nformat = \"xml\"\n", []string{"server.https", "server.nope", "tls.min_version", "log.format", "no [[site]]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.src, "")
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+const site = "[[site]]\nnames = [\"a.example\"]\nbackend = \"http://127.0.0.1:1\"\n[[site.cert]]\ncert = \"a.pem\"\nkey = \"a.key\"\n"
+
+// TestExample keeps config.example.toml loadable and complete: every key of
+// the schema must appear in it.
+func TestExample(t *testing.T) {
+	path := filepath.Join("..", "config.example.toml")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatalf("config.example.toml: %v", err)
+	}
+	for _, key := range schemaKeys() {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(src), leaf+" =") && !strings.Contains(string(src), "["+key+"]") {
+			t.Errorf("config.example.toml does not document %s", key)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(good)
+	f.Add(site)
+	f.Add("[server]\nhttps = 1\n[[site]]\n[[site.cert]]\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		c, err := Parse(src, "")
+		if err == nil && len(c.Sites) == 0 {
+			t.Fatal("accepted a config without sites")
+		}
+	})
+}

@@ -1,0 +1,199 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Profiles are the TLS profiles tlsfront knows.
+var Profiles = []string{"tutorial", "intermediate", "old", "modern"}
+
+// TLSVersions are the values min_version accepts.
+var TLSVersions = []string{"1.0", "1.1", "1.2", "1.3"}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+// validate checks every value that can be checked without touching files or
+// the TLS stack, and returns every problem found.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, c.Problemf(key, format, args...))
+	}
+
+	// [server]
+	if msg := checkAddr(c.Server.HTTPS); msg != "" {
+		bad("server.https", "%s %s", quote(c.Server.HTTPS), msg)
+	}
+	if c.Server.HTTP != "" {
+		if msg := checkAddr(c.Server.HTTP); msg != "" {
+			bad("server.http", "%s %s", quote(c.Server.HTTP), msg)
+		} else if c.Server.HTTP == c.Server.HTTPS {
+			bad("server.http", "%s is also server.https (want a different address, or \"\" to disable)", quote(c.Server.HTTP))
+		}
+	}
+	if c.Server.StateDir == "" {
+		bad("server.state_dir", `"" is not allowed (want a folder for generated certificates and the OCSP cache)`)
+	}
+	positive := func(key string, d Duration) {
+		if d.Duration <= 0 {
+			bad(key, "%s is not allowed (want a positive duration such as \"10s\")", quote(d.String()))
+		}
+	}
+	positive("server.read_header_timeout", c.Server.ReadHeaderTimeout)
+	positive("server.idle_timeout", c.Server.IdleTimeout)
+	positive("server.shutdown_timeout", c.Server.ShutdownTimeout)
+	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
+		bad("server.max_header_bytes", "%d is out of range (want 4096..1048576 bytes)", c.Server.MaxHeaderBytes)
+	}
+
+	// [tls]
+	if !contains(Profiles, c.TLS.Profile) {
+		bad("tls.profile", "%s is not a profile (want one of %s)", quote(c.TLS.Profile), strings.Join(Profiles, ", "))
+	}
+	if c.TLS.MinVersion != "" && !contains(TLSVersions, c.TLS.MinVersion) {
+		bad("tls.min_version", `%s is not a TLS version (want "1.0".."1.3")`, quote(c.TLS.MinVersion))
+	}
+	if c.TLS.DHParam != "" {
+		bad("tls.dhparam", "%s is not needed: Go has no finite-field DHE, so tlsfront never uses DH parameters and Logjam cannot happen (remove the key; ECDHE gives forward secrecy)", quote(c.TLS.DHParam))
+	}
+
+	// [headers]
+	if c.Headers.HSTS != "" && !hstsRE.MatchString(c.Headers.HSTS) {
+		bad("headers.hsts", `%s has no max-age (want e.g. "max-age=63072000; includeSubDomains; preload", or "" to disable)`, quote(c.Headers.HSTS))
+	}
+
+	// [proxy]
+	positive("proxy.dial_timeout", c.Proxy.DialTimeout)
+	positive("proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout)
+	if c.Proxy.MaxIdleConns < 0 {
+		bad("proxy.max_idle_conns", "%d is negative (want 0 or more; 0 disables keep-alive to the backend)", c.Proxy.MaxIdleConns)
+	}
+
+	// [ocsp]
+	positive("ocsp.timeout", c.OCSP.Timeout)
+	if c.OCSP.PrefetchWait.Duration < 0 {
+		bad("ocsp.prefetch_wait", "%s is negative (want 0 to not wait, or a duration such as \"5s\")", quote(c.OCSP.PrefetchWait.String()))
+	}
+	for from, to := range c.OCSP.ResponderOverrides {
+		for _, u := range []string{from, to} {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				bad("ocsp.responder_overrides", "%s is not an http:// or https:// URL", quote(u))
+			}
+		}
+	}
+
+	// [[site]]
+	if len(c.Sites) == 0 {
+		bad("site", "no [[site]] is configured (want at least one, with names and backend)")
+	}
+	seen := map[string]int{}
+	for i, s := range c.Sites {
+		key := fmt.Sprintf("site[%d]", i)
+		if len(s.Names) == 0 {
+			bad(key+".names", "is empty (want the host names this site answers, e.g. [\"www.example.com\"])")
+		}
+		for _, n := range s.Names {
+			ln := strings.ToLower(n)
+			if msg := checkName(ln); msg != "" {
+				bad(key+".names", "%s %s", quote(n), msg)
+				continue
+			}
+			if prev, dup := seen[ln]; dup {
+				bad(key+".names", "%s is already a name of site[%d] (each name belongs to one site)", quote(n), prev)
+			}
+			seen[ln] = i
+		}
+		if msg := checkBackend(s.Backend); msg != "" {
+			bad(key+".backend", "%s %s", quote(s.Backend), msg)
+		}
+		for j, ct := range s.Certs {
+			ck := fmt.Sprintf("%s.cert[%d]", key, j)
+			if ct.Cert == "" {
+				bad(ck+".cert", `is missing (want the PEM chain file, leaf first)`)
+			}
+			if ct.Key == "" {
+				bad(ck+".key", `is missing (want the PEM private key file)`)
+			}
+		}
+	}
+
+	// [log]
+	if !contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "%s is not a level (want debug, info, warn or error)", quote(c.Log.Level))
+	}
+	if !contains([]string{"", "json", "console"}, c.Log.Format) {
+		bad("log.format", "%s is not a format (want json or console)", quote(c.Log.Format))
+	}
+	return ps
+}
+
+var hstsRE = regexp.MustCompile(`(?i)(^|;)\s*max-age\s*=\s*"?[0-9]+"?\s*(;|$)`)
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAddr returns why addr is not a listen address, or "".
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return `is not a listen address (want "host:port" or ":port")`
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "has no valid port (want 1..65535)"
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "has a host that is not an IP address (want an IP, localhost, or nothing for all addresses)"
+		}
+	}
+	return ""
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+// checkName returns why a site name is not a host name, or "".
+func checkName(n string) string {
+	if _, err := netip.ParseAddr(n); err == nil {
+		return ""
+	}
+	n = strings.TrimPrefix(n, "*.")
+	if n == "" || len(n) > 253 {
+		return "is not a host name"
+	}
+	for _, l := range strings.Split(n, ".") {
+		if !labelRE.MatchString(l) {
+			return `is not a host name (want e.g. "www.example.com" or "*.example.com")`
+		}
+	}
+	return ""
+}
+
+// checkBackend returns why u is not a backend URL, or "".
+func checkBackend(u string) string {
+	if u == "" {
+		return `is missing (want the Apache address, e.g. "http://127.0.0.1:8080")`
+	}
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return `is not a URL (want e.g. "http://127.0.0.1:8080")`
+	}
+	if pu.Scheme != "http" {
+		return "has scheme " + quote(pu.Scheme) + ` (want "http": tlsfront speaks plain HTTP to the backend)`
+	}
+	if pu.Path != "" && pu.Path != "/" || pu.RawQuery != "" || pu.User != nil {
+		return "has a path, query or user info (want only scheme, host and port)"
+	}
+	return ""
+}
