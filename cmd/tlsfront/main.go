@@ -1,0 +1,124 @@
+// Command tlsfront is a TLS-terminating reverse proxy for legacy Apache
+// servers: it serves HTTPS with the hardened policy of the "Strong SSL
+// Security on Apache2" tutorial and proxies plain HTTP to Apache.
+//
+// Usage:
+//
+//	tlsfront -config FILE        serve
+//	tlsfront -t -config FILE     check FILE and every certificate it names, then exit
+//	tlsfront version             print the version
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+const usage = `tlsfront terminates TLS for legacy Apache servers and proxies plain HTTP to them.
+
+Usage:
+  tlsfront [-config FILE]          serve (default FILE: /etc/tlsfront/tlsfront.toml)
+  tlsfront -t [-config FILE]       check FILE and every certificate and key it names without
+                                   binding ports: prints "configuration ok" and a summary (sites,
+                                   names, certificates with key type and expiry, TLS suites in
+                                   server order, what was dropped and why) and exits 0, or lists
+                                   every problem and exits 1
+  tlsfront version                 print the version and exit
+
+Flags:
+  -config FILE   configuration file (TOML; see config.example.toml)
+  -t             check the configuration and exit
+  -h             this help
+
+Signals while serving:
+  SIGTERM, SIGINT  stop accepting, finish in-flight requests (up to server.shutdown_timeout), exit 0
+  SIGHUP           reload the configuration and certificates; on any error keep serving the old ones
+
+Logs are JSON lines on stderr (console format on a terminal, or with log.format).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintf(stdout, "tlsfront %s\n", versionString())
+		return 0
+	}
+	fs := flag.NewFlagSet("tlsfront", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	configPath := fs.String("config", "/etc/tlsfront/tlsfront.toml", "configuration file")
+	check := fs.Bool("t", false, "check the configuration and exit")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tlsfront: error: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "tlsfront: hint: run tlsfront -h for usage\n")
+		return 2
+	}
+	if *check {
+		return runCheck(*configPath, stdout, stderr)
+	}
+	return serve(*configPath, stderr)
+}
+
+func runCheck(path string, stdout, stderr io.Writer) int {
+	rt, err := loadAndBuild(path, discardLogger(), true)
+	if err != nil {
+		fail(stderr, err)
+		return 1
+	}
+	defer rt.close()
+	printSummary(stdout, rt, time.Now())
+	return 0
+}
+
+// fail prints an error the way the CLI reports errors.
+func fail(w io.Writer, err error) {
+	lines := problemLines(err)
+	fmt.Fprintf(w, "tlsfront: error: %s\n", lines[0])
+	for _, l := range lines[1:] {
+		fmt.Fprintf(w, "%s\n", l)
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if dirty {
+				rev += "-dirty"
+			}
+			return "dev-" + rev + " (" + bi.GoVersion + ")"
+		}
+		return "dev (" + bi.GoVersion + ")"
+	}
+	return "dev"
+}

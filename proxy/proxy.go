@@ -1,0 +1,200 @@
+// Package proxy is the HTTP side of tlsfront: once a TLS connection is up, its
+// requests arrive here, are routed to the site's backend (a legacy Apache
+// speaking plain HTTP/1.1) through httputil.ReverseProxy, and come back with
+// HSTS and the headers package's rewrites applied. It also holds the plain
+// HTTP listener's redirect handler, the access log and the http.Server
+// settings both listeners share.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tlsfront/headers"
+)
+
+// Site is one virtual host's backend.
+type Site struct {
+	Backend *url.URL // http://host:port of the Apache serving the site
+}
+
+// Options configure New. Zero durations take the documented defaults.
+type Options struct {
+	Sites []Site // at least one
+
+	// Route maps a host name (an SNI value or a Host header without port)
+	// to an index into Sites; known reports whether a site names it. Unknown
+	// names go to the site Route returns for them (the first, by convention).
+	Route func(name string) (index int, known bool)
+
+	HSTS string // Strict-Transport-Security value for HTTPS responses; "" sends none
+
+	DialTimeout           time.Duration // backend TCP connect; zero means 5s
+	ResponseHeaderTimeout time.Duration // backend's time to send response headers; zero means 60s
+	MaxIdleConns          int           // idle keep-alive connections kept per backend; zero disables keep-alive
+
+	Logger    zerolog.Logger
+	AccessLog bool // one log line per request
+}
+
+// Handler proxies HTTPS requests to the sites' backends.
+type Handler struct {
+	opts      Options
+	transport *http.Transport
+	proxies   []*httputil.ReverseProxy
+}
+
+// New builds a Handler.
+func New(opts Options) (*Handler, error) {
+	if len(opts.Sites) == 0 {
+		return nil, errors.New("no sites")
+	}
+	if opts.Route == nil {
+		return nil, errors.New("no route function")
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.ResponseHeaderTimeout <= 0 {
+		opts.ResponseHeaderTimeout = 60 * time.Second
+	}
+	h := &Handler{opts: opts}
+	h.transport = &http.Transport{
+		Proxy:                  nil, // never an environment proxy towards Apache
+		DialContext:            (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:    opts.MaxIdleConns,
+		DisableKeepAlives:      opts.MaxIdleConns == 0,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass Accept-Encoding and bodies through untouched
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	for i, s := range opts.Sites {
+		if s.Backend == nil || s.Backend.Host == "" {
+			return nil, fmt.Errorf("site %d has no backend", i)
+		}
+		h.proxies = append(h.proxies, h.newReverseProxy(s.Backend))
+	}
+	return h, nil
+}
+
+func (h *Handler) newReverseProxy(backend *url.URL) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(backend)
+			pr.Out.Host = pr.In.Host // Apache's virtual hosts and redirects need the client's Host
+			headers.SetForwarded(pr.Out.Header, headers.Forward{
+				ClientIP: clientIP(pr.In.RemoteAddr),
+				Host:     pr.In.Host,
+				Proto:    "https",
+			})
+		},
+		Transport:      h.transport,
+		BufferPool:     bufferPool{},
+		ModifyResponse: h.modifyResponse,
+		ErrorHandler:   h.backendError,
+		ErrorLog:       newStdLogger(h.opts.Logger, zerolog.DebugLevel),
+	}
+}
+
+// ServeHTTP routes r to its site's backend. A request whose Host names a
+// different site than the TLS server name gets 421 Misdirected Request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.HSTS != "" {
+		headers.SetHSTS(w.Header(), h.opts.HSTS) // on every HTTPS response, errors included
+	}
+	site, ok := h.route(r)
+	if !ok {
+		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
+		return
+	}
+	h.proxies[site].ServeHTTP(w, r)
+}
+
+// route picks the site: by Host, unless the client sent an SNI name that
+// belongs to another site.
+func (h *Handler) route(r *http.Request) (int, bool) {
+	hostSite, hostKnown := h.opts.Route(hostOnly(r.Host))
+	if r.TLS == nil || r.TLS.ServerName == "" {
+		return hostSite, true
+	}
+	sniSite, _ := h.opts.Route(r.TLS.ServerName)
+	if hostKnown && hostSite != sniSite {
+		return 0, false
+	}
+	return sniSite, true
+}
+
+func (h *Handler) modifyResponse(res *http.Response) error {
+	res.Header.Del("Strict-Transport-Security") // ours is already set; never two
+	return nil
+}
+
+// backendError answers when the backend cannot be reached or does not
+// answer: 504 for timeouts, 502 for everything else.
+func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		w.WriteHeader(499) // client went away; nobody reads this
+		return
+	}
+	status, text := http.StatusBadGateway, "The backend server is not reachable or sent an invalid response."
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout() && !isDialError(err)) {
+		status, text = http.StatusGatewayTimeout, "The backend server did not answer in time."
+	}
+	h.opts.Logger.Warn().Err(err).Str("host", r.Host).Str("path", r.URL.Path).Int("status", status).Msg("backend request failed")
+	errorPage(w, status, text)
+}
+
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// Close releases idle backend connections.
+func (h *Handler) Close() { h.transport.CloseIdleConnections() }
+
+// errorPage writes a short HTML page.
+func errorPage(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head><body><h1>%d %s</h1><p>%s</p><hr><address>tlsfront</address></body></html>\n",
+		status, http.StatusText(status), status, http.StatusText(status), text)
+}
+
+func clientIP(remoteAddr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// hostOnly strips a port from a Host header value, and brackets from IPv6.
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
+// bufferPool recycles the 32 KiB copy buffers ReverseProxy uses per request.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -1,0 +1,153 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ServerOptions are the http.Server limits both listeners share. Zero values
+// take the documented defaults.
+type ServerOptions struct {
+	ReadHeaderTimeout time.Duration // TLS handshake plus request headers; zero means 10s
+	IdleTimeout       time.Duration // keep-alive idle time; zero means 120s
+	MaxHeaderBytes    int           // request line and headers; zero means 64 KiB
+	Logger            zerolog.Logger
+}
+
+// NewServer returns an http.Server for h with tlsfront's limits. Serve it on
+// a tls.NewListener for HTTPS (HTTP/2 is negotiated by ALPN when the TLS
+// config offers "h2") or on a plain listener for the redirect.
+func NewServer(h http.Handler, o ServerOptions) *http.Server {
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: o.ReadHeaderTimeout, // also bounds the TLS handshake
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          newStdLogger(o.Logger, zerolog.DebugLevel),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 250,
+			MaxReadFrameSize:     1 << 20,
+		},
+	}
+	return srv
+}
+
+// Redirect returns the plain-HTTP listener's handler: 301 to the same host,
+// path and query on HTTPS. httpsPort 443 is left out of the URL.
+func Redirect(httpsPort int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := hostOnly(r.Host)
+		if host == "" || strings.ContainsAny(host, "/\\@ ") {
+			errorPage(w, http.StatusBadRequest, "A Host header is required.")
+			return
+		}
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]" // IPv6 literal
+		}
+		if httpsPort != 443 {
+			host += ":" + strconv.Itoa(httpsPort)
+		}
+		target := "https://" + host + r.URL.RequestURI()
+		if r.URL.Path == "" || r.URL.Path[0] != '/' { // absolute-form or authority-form targets
+			target = "https://" + host + "/"
+		}
+		w.Header().Set("Location", target)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusMovedPermanently)
+		_, _ = w.Write([]byte("<!DOCTYPE html>\n<html><head><title>301 Moved Permanently</title></head><body><a href=\"" +
+			htmlEscape(target) + "\">Moved to HTTPS</a></body></html>\n"))
+	})
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// AccessLog wraps h so that every request is logged once after it ends: client
+// ip, host, method, path, status, bytes, duration, protocol, TLS version and suite.
+func AccessLog(h http.Handler, logger zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			ev := logger.Info()
+			if !ev.Enabled() {
+				return
+			}
+			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			ev = ev.Str("client", ip).Str("host", r.Host).Str("method", r.Method).
+				Str("path", r.URL.Path).Int("status", status).Int64("bytes", rec.bytes).
+				Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Str("proto", r.Proto)
+			if r.TLS != nil {
+				ev = ev.Str("tls", tls.VersionName(r.TLS.Version)).Str("suite", tls.CipherSuiteName(r.TLS.CipherSuite))
+			}
+			ev.Msg("request")
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// recorder counts status and bytes. Unwrap lets http.ResponseController
+// (used by ReverseProxy for flushing and upgrades) reach the real writer.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 || code >= 200 && r.status < 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush keeps streaming working for callers that type-assert http.Flusher.
+func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
+
+// newStdLogger bridges net/http's *log.Logger into zerolog. TLS handshake
+// errors from scanners and bots land here, so they are logged at level.
+func newStdLogger(l zerolog.Logger, level zerolog.Level) *log.Logger {
+	return log.New(levelWriter{l: l, level: level}, "", 0)
+}
+
+type levelWriter struct {
+	l     zerolog.Logger
+	level zerolog.Level
+}
+
+func (w levelWriter) Write(p []byte) (int, error) {
+	w.l.WithLevel(w.level).Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
