@@ -48,9 +48,35 @@ type TLS struct {
 	DHParam    string `toml:"dhparam"`     // always refused: Go has no finite-field DHE
 }
 
-// Headers are the response headers tlsfront adds on HTTPS.
+// Headers are what tlsfront adds to, removes from and rewrites in the
+// traffic between clients and the backend.
 type Headers struct {
-	HSTS string `toml:"hsts"` // Strict-Transport-Security value; "" disables
+	HSTS               string            `toml:"hsts"`                 // Strict-Transport-Security value; "" disables
+	RewriteRedirects   bool              `toml:"rewrite_redirects"`    // http://host/... in Location, Content-Location, Refresh -> https://
+	SecureCookies      bool              `toml:"secure_cookies"`       // add Secure to the backend's Set-Cookie
+	HideBackendVersion bool              `toml:"hide_backend_version"` // "Server: Apache/2.2.22 (Debian)" -> "Server: Apache"; drop X-Powered-By
+	TrustedProxies     []string          `toml:"trusted_proxies"`      // CIDRs whose X-Forwarded-For/Forwarded are kept and extended
+	Set                map[string]string `toml:"set"`                  // response headers to set on every HTTPS response
+	Remove             []string          `toml:"remove"`               // response headers to remove
+	HPKP               HPKP              `toml:"hpkp"`
+}
+
+// HPKP is HTTP Public Key Pinning (RFC 7469). Browsers have removed it; it is
+// report-only by default because a wrong pin locks users out for max_age.
+type HPKP struct {
+	Enabled           bool     `toml:"enabled"`
+	BackupPins        []string `toml:"backup_pins"`        // base64 SHA-256 SPKI pins of keys not in use
+	MaxAge            int64    `toml:"max_age"`            // seconds
+	IncludeSubdomains bool     `toml:"include_subdomains"` // adds includeSubDomains
+	ReportURI         string   `toml:"report_uri"`         // "" sends none
+	ReportOnly        bool     `toml:"report_only"`        // Public-Key-Pins-Report-Only instead of Public-Key-Pins
+	PinChain          bool     `toml:"pin_chain"`          // also pin the intermediates of the served chains
+}
+
+// SiteHeaders are per-site additions to [headers] set and remove.
+type SiteHeaders struct {
+	Set    map[string]string `toml:"set"`
+	Remove []string          `toml:"remove"`
 }
 
 // Proxy is the HTTP side towards the backends.
@@ -70,9 +96,10 @@ type OCSP struct {
 
 // Site is one virtual host: the names it answers, its certificates and its backend.
 type Site struct {
-	Names   []string `toml:"names"`
-	Backend string   `toml:"backend"`
-	Certs   []Cert   `toml:"cert"`
+	Names   []string    `toml:"names"`
+	Backend string      `toml:"backend"`
+	Certs   []Cert      `toml:"cert"`
+	Headers SiteHeaders `toml:"headers"`
 }
 
 // Cert is one certificate chain and its key. Paths are resolved against the
@@ -103,7 +130,13 @@ func Defaults() Config {
 			ShutdownTimeout:   Duration{30 * time.Second},
 		},
 		TLS:     TLS{Profile: "tutorial"},
-		Headers: Headers{HSTS: "max-age=63072000; includeSubDomains; preload"},
+		Headers: Headers{
+			HSTS:               "max-age=63072000; includeSubDomains; preload",
+			RewriteRedirects:   true,
+			SecureCookies:      true,
+			HideBackendVersion: true,
+			HPKP:               HPKP{MaxAge: 5184000, ReportOnly: true},
+		},
 		Proxy: Proxy{
 			DialTimeout:           Duration{5 * time.Second},
 			ResponseHeaderTimeout: Duration{60 * time.Second},

@@ -121,7 +121,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("[server]\nhttps = 1\n[[site]]\n[[site.cert]]\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := Parse(src, "")
-		if err == nil && len(c.Sites) == 0 {
+		if err == nil && (c == nil || len(c.Sites) == 0) {
 			t.Fatal("accepted a config without sites")
 		}
 	})

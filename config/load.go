@@ -39,6 +39,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	sort.SliceStable(e.Problems, func(i, j int) bool { return e.Problems[i].Line < e.Problems[j].Line })
 	var b strings.Builder
 	name := e.File
 	if name == "" {
@@ -74,6 +75,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
+	// Problems with the file (as opposed to its values) return a nil Config.
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
@@ -83,7 +85,10 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes src as if read from path (which may be "" for in-memory
 // files, in which case relative paths stay relative), applies defaults,
-// resolves relative paths and validates.
+// resolves relative paths and validates. When the file parses but has
+// problems, the *Config is returned together with the *Error, so that
+// callers can go on checking what it names (certificates) and report every
+// problem at once; such a Config must not be used to serve.
 func Parse(src, path string) (*Config, error) {
 	c := Defaults()
 	c.Path = path
@@ -119,8 +124,7 @@ func Parse(src, path string) (*Config, error) {
 	c.resolvePaths()
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
-		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
-		return nil, &Error{File: path, Problems: problems}
+		return &c, &Error{File: path, Problems: problems}
 	}
 	return &c, nil
 }

@@ -68,6 +68,17 @@ func (c *Config) validate() []Problem {
 		bad("headers.hsts", `%s has no max-age (want e.g. "max-age=63072000; includeSubDomains; preload", or "" to disable)`, quote(c.Headers.HSTS))
 	}
 
+	if h := c.Headers.HPKP; h.Enabled {
+		if h.MaxAge <= 0 {
+			bad("headers.hpkp.max_age", "%d is not allowed (want a positive number of seconds)", h.MaxAge)
+		}
+		if h.ReportURI != "" {
+			if u, err := url.Parse(h.ReportURI); err != nil || !u.IsAbs() {
+				bad("headers.hpkp.report_uri", "%s is not an absolute URL", quote(h.ReportURI))
+			}
+		}
+	}
+
 	// [proxy]
 	positive("proxy.dial_timeout", c.Proxy.DialTimeout)
 	positive("proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout)

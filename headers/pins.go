@@ -48,10 +48,10 @@ const (
 //
 //	openssl x509 -in c.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
 //
-// PEM files may hold any number of blocks of types CERTIFICATE, TRUSTED
-// CERTIFICATE, CERTIFICATE REQUEST, NEW CERTIFICATE REQUEST, PUBLIC KEY, RSA
-// PUBLIC KEY, PRIVATE KEY (PKCS #8), RSA PRIVATE KEY (PKCS #1) and EC PRIVATE
-// KEY (SEC 1), in file order; other blocks (EC PARAMETERS, encrypted keys,
+// PEM files may hold any number of blocks of types CERTIFICATE (or X509
+// CERTIFICATE), TRUSTED CERTIFICATE, CERTIFICATE REQUEST, NEW CERTIFICATE
+// REQUEST, PUBLIC KEY, RSA PUBLIC KEY, PRIVATE KEY (PKCS #8), RSA PRIVATE KEY
+// (PKCS #1) and EC PRIVATE KEY (SEC 1), in file order; other blocks (EC PARAMETERS, encrypted keys,
 // ...) are skipped. A file without PEM blocks is read as one DER object:
 // certificate, request, PKIX public key, PKCS #8, PKCS #1 or SEC 1 key, tried
 // in that order. A block of a supported type that does not parse is an error;

@@ -23,9 +23,15 @@ import (
 	"tlsfront/headers"
 )
 
-// Site is one virtual host's backend.
+// Site is one virtual host's backend and the response headers it gets.
 type Site struct {
 	Backend *url.URL // http://host:port of the Apache serving the site
+
+	// Set are response headers set on every HTTPS response of the site
+	// (HSTS, HPKP, operator headers), replacing the backend's; Remove are
+	// backend response headers dropped. Nil sets or removes nothing.
+	Set    http.Header
+	Remove []string
 }
 
 // Options configure New. Zero durations take the documented defaults.
@@ -39,6 +45,16 @@ type Options struct {
 
 	HSTS string // Strict-Transport-Security value for HTTPS responses; "" sends none
 
+	// Trusted reports whether a peer is a trusted proxy whose
+	// X-Forwarded-For and Forwarded chains are kept and extended. Nil
+	// trusts nobody: client-sent forwarding headers are replaced.
+	Trusted func(netip.Addr) bool
+
+	HTTPSPort          int  // the port clients reach tlsfront on, for redirect rewriting; 443 is left out of URLs
+	RewriteRedirects   bool // http:// Location, Content-Location and Refresh to the requested host or backend -> https://
+	SecureCookies      bool // add Secure to Set-Cookie
+	HideBackendVersion bool // strip version details from Server; drop X-Powered-By
+
 	DialTimeout           time.Duration // backend TCP connect; zero means 5s
 	ResponseHeaderTimeout time.Duration // backend's time to send response headers; zero means 60s
 	MaxIdleConns          int           // idle keep-alive connections kept per backend; zero disables keep-alive
@@ -51,7 +67,14 @@ type Options struct {
 type Handler struct {
 	opts      Options
 	transport *http.Transport
-	proxies   []*httputil.ReverseProxy
+	sites     []site
+}
+
+type site struct {
+	rp       *httputil.ReverseProxy
+	set      http.Header // HSTS, HPKP and operator headers, set before proxying
+	del      []string    // backend response headers to drop (ours included: never two)
+	backends []string    // the backend's host:port, for redirect rewriting
 }
 
 // New builds a Handler.
@@ -84,25 +107,44 @@ func New(opts Options) (*Handler, error) {
 		if s.Backend == nil || s.Backend.Host == "" {
 			return nil, fmt.Errorf("site %d has no backend", i)
 		}
-		h.proxies = append(h.proxies, h.newReverseProxy(s.Backend))
+		st := site{set: http.Header{}, backends: []string{s.Backend.Host}}
+		if opts.HSTS != "" {
+			headers.SetHSTS(st.set, opts.HSTS)
+		}
+		for k, v := range s.Set {
+			k = http.CanonicalHeaderKey(k)
+			st.set[k] = v[:len(v):len(v)] // full slice: appends elsewhere never write into it
+		}
+		for k := range st.set {
+			st.del = append(st.del, k)
+		}
+		st.del = append(st.del, s.Remove...)
+		st.rp = h.newReverseProxy(s.Backend, &st)
+		h.sites = append(h.sites, st)
 	}
 	return h, nil
 }
 
-func (h *Handler) newReverseProxy(backend *url.URL) *httputil.ReverseProxy {
+func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Apache's virtual hosts and redirects need the client's Host
+			ip := clientIP(pr.In.RemoteAddr)
+			trusted := h.opts.Trusted != nil && ip.IsValid() && h.opts.Trusted(ip)
+			if trusted {
+				headers.CopyForwarded(pr.Out.Header, pr.In.Header) // ReverseProxy removed them
+			}
 			headers.SetForwarded(pr.Out.Header, headers.Forward{
-				ClientIP: clientIP(pr.In.RemoteAddr),
-				Host:     pr.In.Host,
-				Proto:    "https",
+				ClientIP:    ip,
+				Host:        pr.In.Host,
+				Proto:       "https",
+				TrustedPeer: trusted,
 			})
 		},
 		Transport:      h.transport,
 		BufferPool:     bufferPool{},
-		ModifyResponse: h.modifyResponse,
+		ModifyResponse: func(res *http.Response) error { return h.modifyResponse(res, st) },
 		ErrorHandler:   h.backendError,
 		ErrorLog:       newStdLogger(h.opts.Logger, zerolog.DebugLevel),
 	}
@@ -111,15 +153,17 @@ func (h *Handler) newReverseProxy(backend *url.URL) *httputil.ReverseProxy {
 // ServeHTTP routes r to its site's backend. A request whose Host names a
 // different site than the TLS server name gets 421 Misdirected Request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.HSTS != "" {
-		headers.SetHSTS(w.Header(), h.opts.HSTS) // on every HTTPS response, errors included
+	i, ok := h.route(r)
+	st := &h.sites[i]
+	wh := w.Header()
+	for k, v := range st.set { // on every HTTPS response, errors included
+		wh[k] = v
 	}
-	site, ok := h.route(r)
 	if !ok {
 		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
 		return
 	}
-	h.proxies[site].ServeHTTP(w, r)
+	st.rp.ServeHTTP(w, r)
 }
 
 // route picks the site: by Host, unless the client sent an SNI name that
@@ -136,8 +180,25 @@ func (h *Handler) route(r *http.Request) (int, bool) {
 	return sniSite, true
 }
 
-func (h *Handler) modifyResponse(res *http.Response) error {
-	res.Header.Del("Strict-Transport-Security") // ours is already set; never two
+// modifyResponse cleans the backend's response headers: ours replace the
+// backend's, and legacy-backend leaks are rewritten.
+func (h *Handler) modifyResponse(res *http.Response, st *site) error {
+	for _, k := range st.del {
+		res.Header.Del(k)
+	}
+	if h.opts.RewriteRedirects {
+		headers.RewriteResponse(res.Header, headers.Redirect{
+			Host:         hostOnly(res.Request.Host),
+			HTTPSPort:    h.opts.HTTPSPort,
+			BackendHosts: st.backends,
+		})
+	}
+	if h.opts.SecureCookies {
+		headers.SecureCookies(res.Header)
+	}
+	if h.opts.HideBackendVersion {
+		headers.HideBackendVersion(res.Header)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -279,5 +280,63 @@ func TestWebSocketUpgrade(t *testing.T) {
 	line, err := br.ReadString('\n')
 	if err != nil || line != "echo ping\n" {
 		t.Fatalf("after upgrade got %q, %v", line, err)
+	}
+}
+
+func TestLegacyBackendHygiene(t *testing.T) {
+	var seen http.Header
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("Server", "Apache/2.2.22 (Debian) PHP/5.4.45")
+		w.Header().Set("X-Powered-By", "PHP/5.4.45")
+		w.Header().Set("X-Frame-Options", "ALLOW")
+		w.Header().Set("X-Debug", "1")
+		w.Header().Add("Set-Cookie", "a=1; Path=/")
+		w.Header().Add("Set-Cookie", "b=2; Secure")
+		w.Header().Set("Location", "http://"+r.Host+"/dir/")
+		w.Header().Set("Content-Location", "http://elsewhere.example/x")
+		w.WriteHeader(http.StatusMovedPermanently)
+	}))
+	defer backend.Close()
+	u, _ := url.Parse(backend.URL)
+	set := http.Header{"X-Frame-Options": {"SAMEORIGIN"}, "Public-Key-Pins-Report-Only": {`pin-sha256="x"; max-age=10`}}
+	h, err := New(Options{
+		Sites: []Site{{Backend: u, Set: set, Remove: []string{"X-Debug"}}},
+		Route: route, HSTS: hsts, HTTPSPort: 8443,
+		Trusted:          func(a netip.Addr) bool { return a.IsLoopback() },
+		RewriteRedirects: true, SecureCookies: true, HideBackendVersion: true, Logger: zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, client := serveTLS(t, h)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("GET", srv.URL+"/dir", nil)
+	req.Host = "a.example"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	want := map[string][]string{
+		"Location":                    {"https://a.example:8443/dir/"},
+		"Content-Location":            {"http://elsewhere.example/x"},
+		"Server":                      {"Apache"},
+		"X-Powered-By":                nil,
+		"X-Debug":                     nil,
+		"X-Frame-Options":             {"SAMEORIGIN"},
+		"Set-Cookie":                  {"a=1; Path=/; Secure", "b=2; Secure"},
+		"Public-Key-Pins-Report-Only": {`pin-sha256="x"; max-age=10`},
+		"Strict-Transport-Security":   {hsts},
+	}
+	for k, v := range want {
+		if got := res.Header.Values(k); strings.Join(got, "|") != strings.Join(v, "|") {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	// The test client is on loopback, which this handler trusts.
+	if got := seen.Get("X-Forwarded-For"); got != "203.0.113.9, 127.0.0.1" {
+		t.Errorf("trusted peer's X-Forwarded-For = %q, want the chain extended", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/config"
+	"tlsfront/headers"
 	"tlsfront/proxy"
 	"tlsfront/stapling"
 	"tlsfront/tlsconf"
@@ -35,6 +37,7 @@ type runtime struct {
 }
 
 type builtSite struct {
+	index      int // in cfg.Sites
 	names      []string
 	backend    *url.URL
 	certs      []*tlsconf.Cert
@@ -42,13 +45,32 @@ type builtSite struct {
 	selfSigned bool              // generated because the site names no certificate
 }
 
-// build maps cfg onto the runtime packages. Every problem with the files the
-// config names is collected into one *config.Error. With check set, nothing
-// is written to disk (a missing self-signed certificate is made in memory).
-func build(cfg *config.Config, logger zerolog.Logger, now time.Time, check bool) (*runtime, error) {
+// build maps cfg onto the runtime packages. cfgErr is what config.Load
+// reported (nil, or a *config.Error for a file that parsed but has bad
+// values): its problems and every problem with the files the config names
+// are returned together in one *config.Error. With check set, nothing is
+// written to disk (a missing self-signed certificate is made in memory).
+func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Time, check bool) (*runtime, error) {
 	rt := &runtime{cfg: cfg}
+	_, port, _ := net.SplitHostPort(cfg.Server.HTTPS)
+	rt.httpsPort, _ = strconv.Atoi(port)
 	var problems []config.Problem
-	add := func(p config.Problem) { problems = append(problems, p) }
+	reported := map[string]bool{}
+	if cfgErr != nil {
+		var ce *config.Error
+		if !errors.As(cfgErr, &ce) {
+			return nil, cfgErr
+		}
+		for _, p := range ce.Problems {
+			problems = append(problems, p)
+			reported[p.Key] = true
+		}
+	}
+	add := func(p config.Problem) {
+		if !reported[p.Key] { // a bad value already reported is not reported again by what uses it
+			problems = append(problems, p)
+		}
+	}
 
 	policy, err := tlsconf.NewPolicy(cfg.TLS.Profile, cfg.TLS.MinVersion, cfg.TLS.Ciphers)
 	if err != nil {
@@ -70,7 +92,10 @@ func build(cfg *config.Config, logger zerolog.Logger, now time.Time, check bool)
 		rt.stapler = newStapler(cfg, logger, check)
 	}
 	for i, s := range cfg.Sites {
-		bs := builtSite{names: s.Names}
+		if len(s.Names) == 0 { // reported by config
+			continue
+		}
+		bs := builtSite{index: i, names: s.Names}
 		bs.backend, _ = url.Parse(s.Backend) // validated by config
 		for j, c := range s.Certs {
 			key := fmt.Sprintf("site[%d].cert[%d]", i, j)
@@ -116,11 +141,29 @@ func build(cfg *config.Config, logger zerolog.Logger, now time.Time, check bool)
 		return nil, &config.Error{File: cfg.Path, Problems: problems}
 	}
 
+	trusted, err := headers.ParseTrustedProxies(cfg.Headers.TrustedProxies)
+	if err != nil {
+		add(cfg.Problemf("headers.trusted_proxies", "%v", err))
+	}
+	global := headers.Extra{Set: cfg.Headers.Set, Remove: cfg.Headers.Remove}
+	if err := global.Validate(); err != nil {
+		add(cfg.Problemf("headers.set", "%v", err))
+	}
 	var sites []tlsconf.Site
 	var psites []proxy.Site
 	for _, s := range rt.sites {
 		sites = append(sites, tlsconf.Site{Names: s.names, Certs: s.certs})
-		psites = append(psites, proxy.Site{Backend: s.backend})
+		ps, ws, err := siteHeaders(cfg, s)
+		if err != nil {
+			add(*err)
+		}
+		rt.warnings = append(rt.warnings, ws...)
+		ps.Backend = s.backend
+		psites = append(psites, ps)
+	}
+	if len(problems) > 0 {
+		rt.close()
+		return nil, &config.Error{File: cfg.Path, Problems: problems}
 	}
 	st, err := tlsconf.New(tlsconf.Options{Policy: rt.policy, Sites: sites})
 	if err != nil {
@@ -130,12 +173,15 @@ func build(cfg *config.Config, logger zerolog.Logger, now time.Time, check bool)
 	rt.state = st
 	rt.warnings = append(rt.warnings, st.NameWarnings()...)
 
-	_, port, _ := net.SplitHostPort(cfg.Server.HTTPS)
-	rt.httpsPort, _ = strconv.Atoi(port)
 	rt.handler, err = proxy.New(proxy.Options{
 		Sites:                 psites,
 		Route:                 st.Site,
 		HSTS:                  cfg.Headers.HSTS,
+		Trusted:               trusted.Contains,
+		HTTPSPort:             rt.httpsPort,
+		RewriteRedirects:      cfg.Headers.RewriteRedirects,
+		SecureCookies:         cfg.Headers.SecureCookies,
+		HideBackendVersion:    cfg.Headers.HideBackendVersion,
 		DialTimeout:           cfg.Proxy.DialTimeout.Duration,
 		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.Duration,
 		MaxIdleConns:          cfg.Proxy.MaxIdleConns,
@@ -211,10 +257,10 @@ func certLabel(c *tlsconf.Cert) string {
 // loadAndBuild reads the file at path and builds its runtime.
 func loadAndBuild(path string, logger zerolog.Logger, check bool) (*runtime, error) {
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	return build(cfg, logger, time.Now(), check)
+	return build(cfg, err, logger, time.Now(), check)
 }
 
 // problemLines renders err for the terminal: each config problem on its own line.
@@ -224,4 +270,54 @@ func problemLines(err error) []string {
 		return strings.Split(ce.Error(), "\n")
 	}
 	return []string{err.Error()}
+}
+
+// siteHeaders builds the response headers a site sets and removes: the
+// global [headers] set/remove, the site's own, and HPKP with the pins of the
+// keys the site actually serves.
+func siteHeaders(cfg *config.Config, s builtSite) (proxy.Site, []string, *config.Problem) {
+	i := s.index
+	ps := proxy.Site{Set: http.Header{}}
+	for k, v := range cfg.Headers.Set {
+		ps.Set.Set(k, v)
+	}
+	for k, v := range cfg.Sites[i].Headers.Set {
+		ps.Set.Set(k, v)
+	}
+	ps.Remove = append(append([]string{}, cfg.Headers.Remove...), cfg.Sites[i].Headers.Remove...)
+	extra := headers.Extra{Set: cfg.Sites[i].Headers.Set, Remove: cfg.Sites[i].Headers.Remove}
+	if err := extra.Validate(); err != nil {
+		p := cfg.Problemf(fmt.Sprintf("site[%d].headers", i), "%v", err)
+		return ps, nil, &p
+	}
+	h := cfg.Headers.HPKP
+	if !h.Enabled {
+		return ps, nil, nil
+	}
+	hp := headers.HPKP{
+		BackupPins:        h.BackupPins,
+		MaxAge:            h.MaxAge,
+		IncludeSubdomains: h.IncludeSubdomains,
+		ReportURI:         h.ReportURI,
+		ReportOnly:        h.ReportOnly,
+	}
+	for _, c := range s.certs {
+		chain := c.Chain[:1]
+		if h.PinChain {
+			chain = c.Chain
+		}
+		for _, x := range chain {
+			hp.Pins = append(hp.Pins, headers.PinSHA256(x.RawSubjectPublicKeyInfo))
+		}
+	}
+	if err := hp.Validate(); err != nil {
+		p := cfg.Problemf("headers.hpkp.backup_pins", "site %q: %v", s.names[0], err)
+		return ps, nil, &p
+	}
+	var ws []string
+	for _, w := range hp.Warnings() {
+		ws = append(ws, "headers.hpkp: "+w)
+	}
+	ps.Set.Set(hp.HeaderName(), hp.HeaderValue())
+	return ps, ws, nil
 }

@@ -6,6 +6,7 @@
 //
 //	tlsfront -config FILE        serve
 //	tlsfront -t -config FILE     check FILE and every certificate it names, then exit
+//	tlsfront pins FILE...        print HPKP pins of certificates, keys and CSRs
 //	tlsfront version             print the version
 package main
 
@@ -16,6 +17,8 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+
+	"tlsfront/headers"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -30,6 +33,9 @@ Usage:
                                    names, certificates with key type and expiry, TLS suites in
                                    server order, what was dropped and why) and exits 0, or lists
                                    every problem and exits 1
+  tlsfront pins FILE...            print the HPKP pin-sha256 of each certificate, private key,
+                                   public key or CSR (PEM or DER) in FILE, e.g. to make a backup
+                                   pin from a spare key or CSR for headers.hpkp.backup_pins
   tlsfront version                 print the version and exit
 
 Flags:
@@ -49,9 +55,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Fprintf(stdout, "tlsfront %s\n", versionString())
-		return 0
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintf(stdout, "tlsfront %s\n", versionString())
+			return 0
+		case "pins":
+			return runPins(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("tlsfront", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -121,4 +132,36 @@ func versionString() string {
 		return "dev (" + bi.GoVersion + ")"
 	}
 	return "dev"
+}
+
+// runPins prints the pin-sha256 of every key in the files named.
+func runPins(files []string, stdout, stderr io.Writer) int {
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "tlsfront: error: pins needs at least one file\n")
+		fmt.Fprintf(stderr, "tlsfront: hint: tlsfront pins cert.pem spare.key spare.csr\n")
+		return 2
+	}
+	code := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			var pins []headers.Pin
+			if pins, err = headers.PinsFromFile(data); err == nil {
+				for _, p := range pins {
+					desc := p.Kind
+					if p.Key != "" {
+						desc += ", " + p.Key
+					}
+					if p.Subject != "" {
+						desc += ", " + p.Subject
+					}
+					fmt.Fprintf(stdout, "pin-sha256=\"%s\"  %s (%s)\n", p.SHA256, f, desc)
+				}
+				continue
+			}
+		}
+		fmt.Fprintf(stderr, "tlsfront: error: %s: %v\n", f, err)
+		code = 1
+	}
+	return code
 }

@@ -54,13 +54,13 @@ func (s *swapHandler) store(h http.Handler) { s.cur.Store(&h) }
 
 // serve runs tlsfront until SIGTERM or SIGINT and returns the exit code.
 func serve(path string, stderr io.Writer) int {
-	cfg, err := config.Load(path)
-	if err != nil {
-		fail(stderr, err)
+	cfg, cfgErr := config.Load(path)
+	if cfg == nil {
+		fail(stderr, cfgErr)
 		return 1
 	}
 	logger := newLogger(cfg.Log, stderr)
-	rt, err := build(cfg, logger, time.Now(), false)
+	rt, err := build(cfg, cfgErr, logger, time.Now(), false)
 	if err != nil {
 		fail(stderr, err)
 		return 1
