@@ -129,7 +129,7 @@ func Defaults() Config {
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   Duration{30 * time.Second},
 		},
-		TLS:     TLS{Profile: "tutorial"},
+		TLS: TLS{Profile: "tutorial"},
 		Headers: Headers{
 			HSTS:               "max-age=63072000; includeSubDomains; preload",
 			RewriteRedirects:   true,
