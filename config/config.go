@@ -18,6 +18,7 @@ type Config struct {
 	Headers Headers `toml:"headers"`
 	Proxy   Proxy   `toml:"proxy"`
 	OCSP    OCSP    `toml:"ocsp"`
+	ACME    ACME    `toml:"acme"`
 	Sites   []Site  `toml:"site"`
 	Log     Log     `toml:"log"`
 
@@ -94,11 +95,25 @@ type OCSP struct {
 	ResponderOverrides map[string]string `toml:"responder_overrides"` // URL in certificate -> URL to ask
 }
 
+// ACME configures automatic certificates for sites with acme = true.
+type ACME struct {
+	Email      string   `toml:"email"`      // account contact; "" registers without one
+	CA         string   `toml:"ca"`         // directory URL
+	CARoot     string   `toml:"ca_root"`    // PEM roots for a private CA's API; "" = system roots
+	AgreeTOS   bool     `toml:"agree_tos"`  // must be true to order certificates
+	KeyType    string   `toml:"key_type"`   // ecdsa256 | rsa2048
+	Challenges []string `toml:"challenges"` // http-01 (http listener), tls-alpn-01 (https listener)
+}
+
+// LetsEncrypt is the default ACME directory.
+const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+
 // Site is one virtual host: the names it answers, its certificates and its backend.
 type Site struct {
 	Names   []string    `toml:"names"`
 	Backend string      `toml:"backend"`
 	Certs   []Cert      `toml:"cert"`
+	ACME    bool        `toml:"acme"` // certificates from [acme] instead of [[site.cert]]
 	Headers SiteHeaders `toml:"headers"`
 }
 
@@ -147,7 +162,8 @@ func Defaults() Config {
 			Timeout:      Duration{10 * time.Second},
 			PrefetchWait: Duration{5 * time.Second},
 		},
-		Log: Log{Level: "info", Access: true},
+		ACME: ACME{CA: LetsEncrypt, KeyType: "ecdsa256", Challenges: []string{"http-01", "tls-alpn-01"}},
+		Log:  Log{Level: "info", Access: true},
 	}
 }
 

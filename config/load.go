@@ -63,6 +63,7 @@ type raw struct {
 	Headers toml.Primitive   `toml:"headers"`
 	Proxy   toml.Primitive   `toml:"proxy"`
 	OCSP    toml.Primitive   `toml:"ocsp"`
+	ACME    toml.Primitive   `toml:"acme"`
 	Sites   []toml.Primitive `toml:"site"`
 	Log     toml.Primitive   `toml:"log"`
 }
@@ -113,6 +114,7 @@ func Parse(src, path string) (*Config, error) {
 	decode(r.Headers, &c.Headers, "")
 	decode(r.Proxy, &c.Proxy, "")
 	decode(r.OCSP, &c.OCSP, "")
+	decode(r.ACME, &c.ACME, "")
 	decode(r.Log, &c.Log, "")
 	c.Sites = make([]Site, len(r.Sites))
 	for i, p := range r.Sites {
@@ -173,6 +175,7 @@ func (c *Config) resolvePaths() {
 		}
 	}
 	abs(&c.Server.StateDir)
+	abs(&c.ACME.CARoot)
 	for i := range c.Sites {
 		for j := range c.Sites[i].Certs {
 			abs(&c.Sites[i].Certs[j].Cert)

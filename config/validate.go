@@ -99,6 +99,42 @@ func (c *Config) validate() []Problem {
 		}
 	}
 
+	// [acme]
+	acmeSites := 0
+	for _, st := range c.Sites {
+		if st.ACME {
+			acmeSites++
+		}
+	}
+	if acmeSites > 0 {
+		if !c.ACME.AgreeTOS {
+			bad("acme.agree_tos", "is false, but %d site(s) have acme = true (want true: ordering a certificate accepts the CA's subscriber agreement)", acmeSites)
+		}
+		if u, err := url.Parse(c.ACME.CA); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme.ca", "%s is not an https:// directory URL", quote(c.ACME.CA))
+		}
+		if !contains([]string{"ecdsa256", "rsa2048"}, c.ACME.KeyType) {
+			bad("acme.key_type", "%s is not a key type (want ecdsa256 or rsa2048)", quote(c.ACME.KeyType))
+		}
+		if len(c.ACME.Challenges) == 0 {
+			bad("acme.challenges", "is empty (want http-01, tls-alpn-01 or both)")
+		}
+		for _, ch := range c.ACME.Challenges {
+			switch ch {
+			case "tls-alpn-01":
+			case "http-01":
+				if c.Server.HTTP == "" {
+					bad("acme.challenges", `"http-01" needs the plain listener, but server.http is "" (enable it, or use only "tls-alpn-01")`)
+				}
+			default:
+				bad("acme.challenges", "%s is not a challenge type (want http-01 or tls-alpn-01)", quote(ch))
+			}
+		}
+		if c.Headers.HPKP.Enabled {
+			bad("headers.hpkp.enabled", "is true, but ACME makes a new key at every renewal, so pins of the served keys would lock clients out (disable HPKP or use [[site.cert]])")
+		}
+	}
+
 	// [[site]]
 	if len(c.Sites) == 0 {
 		bad("site", "no [[site]] is configured (want at least one, with names and backend)")
@@ -122,6 +158,16 @@ func (c *Config) validate() []Problem {
 		}
 		if msg := checkBackend(s.Backend); msg != "" {
 			bad(key+".backend", "%s %s", quote(s.Backend), msg)
+		}
+		if s.ACME {
+			if len(s.Certs) > 0 {
+				bad(key+".acme", "is true and the site also has [[site.cert]] (want one or the other)")
+			}
+			for _, n := range s.Names {
+				if strings.HasPrefix(n, "*.") {
+					bad(key+".names", "%s is a wildcard, which ACME can only issue with DNS-01, which tlsfront does not do (list the names, or use [[site.cert]])", quote(n))
+				}
+			}
 		}
 		for j, ct := range s.Certs {
 			ck := fmt.Sprintf("%s.cert[%d]", key, j)

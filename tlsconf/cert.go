@@ -30,6 +30,11 @@ type Cert struct {
 	Staple func() []byte
 
 	cur atomic.Pointer[stapled]
+
+	// acme is set on a certificate managed by ACME (made by ACME.Cert):
+	// Chain and TLS are then empty, and each handshake asks certmagic's
+	// cache for the certificate of the hello's name (see certFor).
+	acme *acmeCert
 }
 
 type stapled struct {
@@ -37,11 +42,29 @@ type stapled struct {
 	cert   *tls.Certificate
 }
 
-// Leaf returns the end-entity certificate.
-func (c *Cert) Leaf() *x509.Certificate { return c.Chain[0] }
+// Leaf returns the end-entity certificate. For an ACME-managed certificate
+// it is the one served now for the site's first name, or nil before the
+// first is issued (ACME.Status says why).
+func (c *Cert) Leaf() *x509.Certificate {
+	if c.acme != nil {
+		if s := c.acme.served(""); s != nil {
+			return s.Leaf()
+		}
+		return nil
+	}
+	return c.Chain[0]
+}
+
+// ACME reports whether c is managed by ACME (made by ACME.Cert): its
+// Chain, TLS and CertFile are empty and its certificate changes at renewal.
+func (c *Cert) ACME() bool { return c.acme != nil }
 
 // IsECDSA reports whether the key is ECDSA or Ed25519 (signed with ECDSA suites).
+// For an ACME-managed certificate it follows the configured key type.
 func (c *Cert) IsECDSA() bool {
+	if c.acme != nil {
+		return c.acme.a.ecdsa
+	}
 	switch c.TLS.PrivateKey.(crypto.Signer).Public().(type) {
 	case *ecdsa.PublicKey, ed25519.PublicKey:
 		return true
@@ -63,6 +86,31 @@ func (c *Cert) current() *tls.Certificate {
 	cp.OCSPStaple = s
 	c.cur.Store(&stapled{staple: s, cert: &cp})
 	return &cp
+}
+
+// publicKey returns the public key the suite plan matches signatures
+// against: the leaf's, or for an ACME-managed certificate a key of the
+// configured type (the certificate may not exist yet, and ACME only
+// serves certificates of that type).
+func (c *Cert) publicKey() crypto.PublicKey {
+	if c.acme != nil {
+		return c.acme.a.shape
+	}
+	return c.Leaf().PublicKey
+}
+
+// certFor returns the certificate to send to hello: current() for a
+// certificate from files; for an ACME-managed one, certmagic's for the
+// hello's name, or nil (with the reason) while none is issued.
+func (c *Cert) certFor(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c.acme == nil {
+		return c.current(), nil
+	}
+	s := c.acme.served(hello.ServerName)
+	if s == nil {
+		return nil, c.acme.notReady(hello.ServerName)
+	}
+	return s.current(), nil
 }
 
 func sameSlice(a, b []byte) bool {

@@ -23,6 +23,12 @@ type Options struct {
 
 	// NextProtos are the ALPN protocols offered; nil means "h2", "http/1.1".
 	NextProtos []string
+
+	// ACME, when set, answers TLS-ALPN-01 challenges (hellos offering
+	// only "acme-tls/1") with certmagic's challenge certificate, and adds
+	// "acme-tls/1" to the listener config's NextProtos. nil: no ACME, and
+	// the handshake path is unchanged.
+	ACME *ACME
 }
 
 // State is one immutable TLS configuration: policy, sites and the
@@ -34,6 +40,11 @@ type State struct {
 	exact  map[string]int
 	wild   map[string]int // "example.com" for "*.example.com"
 	base   *tls.Config
+
+	// ACME (see Options.ACME): the config for TLS-ALPN-01 challenge
+	// hellos, nil without ACME; and the listener's NextProtos.
+	acmeChallenge  *tls.Config
+	listenerProtos []string
 }
 
 type siteState struct {
@@ -72,7 +83,11 @@ func New(opts Options) (*State, error) {
 		CurvePreferences: Groups,
 		NextProtos:       protos,
 	}
-	st := &State{policy: opts.Policy, base: base, exact: map[string]int{}, wild: map[string]int{}}
+	st := &State{policy: opts.Policy, base: base, exact: map[string]int{}, wild: map[string]int{}, listenerProtos: protos}
+	if opts.ACME != nil {
+		st.acmeChallenge = opts.ACME.challengeConfig(base)
+		st.listenerProtos = append(append([]string(nil), protos...), acmeTLS1)
+	}
 	for i, s := range opts.Sites {
 		if len(s.Certs) == 0 {
 			return nil, fmt.Errorf("site %q has no certificate", strings.Join(s.Names, ", "))
@@ -119,11 +134,11 @@ func (st *State) buildSite(s Site) *siteState {
 	certs := ss.certs
 	anyCfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		for _, c := range certs {
-			if hello.SupportsCertificate(c.current()) == nil {
-				return c.current(), nil
+			if cert, _ := c.certFor(hello); cert != nil && hello.SupportsCertificate(cert) == nil {
+				return cert, nil
 			}
 		}
-		return certs[0].current(), nil
+		return certs[0].certFor(hello) // an ACME certificate not issued yet: its error
 	}
 	ss.any = anyCfg
 	return ss
@@ -133,7 +148,7 @@ func (st *State) buildSite(s Site) *siteState {
 func (st *State) narrow(c *Cert, suites []uint16) *tls.Config {
 	cfg := st.base.Clone()
 	cfg.CipherSuites = suites
-	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.current(), nil }
+	cfg.GetCertificate = c.certFor
 	return cfg
 }
 
@@ -170,6 +185,9 @@ func (st *State) Policy() *Policy { return st.policy }
 // Go ignores the order of CipherSuites. MaxVersion is never lowered, so
 // TLS_FALLBACK_SCSV keeps working.
 func (st *State) ConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if st.acmeChallenge != nil && isACMEChallenge(hello) {
+		return st.acmeChallenge, nil
+	}
 	i, _ := st.Site(hello.ServerName)
 	ss := st.sites[i]
 	vers := st.mutualVersion(hello.SupportedVersions)
@@ -235,7 +253,7 @@ func fits12(hello *tls.ClientHelloInfo, c *Cert, info suite, vers uint16) bool {
 		return false
 	}
 	if info.ecdsa {
-		if pub, ok := c.Leaf().PublicKey.(*ecdsa.PublicKey); ok && !offersCurve(hello.SupportedCurves, pub.Curve) {
+		if pub, ok := c.publicKey().(*ecdsa.PublicKey); ok && !offersCurve(hello.SupportedCurves, pub.Curve) {
 			return false
 		}
 	}
@@ -273,7 +291,7 @@ func offersCurve(client []tls.CurveID, curve elliptic.Curve) bool {
 
 // schemeFits reports whether signature scheme s can be made with c's key.
 func schemeFits(s tls.SignatureScheme, c *Cert, vers uint16) bool {
-	switch pub := c.Leaf().PublicKey.(type) {
+	switch pub := c.publicKey().(type) {
 	case *ecdsa.PublicKey:
 		switch s {
 		case tls.ECDSAWithP256AndSHA256:
@@ -314,7 +332,7 @@ func NewHolder(st *State) *Holder {
 	h.cfg = &tls.Config{
 		MinVersion: tls.VersionTLS10,
 		MaxVersion: tls.VersionTLS13,
-		NextProtos: st.base.NextProtos,
+		NextProtos: st.listenerProtos,
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			return h.cur.Load().ConfigForClient(hello)
 		},
@@ -346,6 +364,9 @@ func (st *State) NameWarnings() []string {
 
 func coveredByAny(certs []*Cert, name string) bool {
 	for _, c := range certs {
+		if c.acme != nil {
+			return true // ACME orders a certificate for each of the site's names
+		}
 		if covers(c, []string{name}) {
 			return true
 		}

@@ -31,6 +31,8 @@ type runtime struct {
 	state     *tlsconf.State
 	handler   *proxy.Handler
 	stapler   *stapling.Stapler // nil when [ocsp] stapling = false
+	acme      *tlsconf.ACME     // nil when no site has acme = true
+	acmeNames []string          // every name of the ACME sites
 	sites     []builtSite
 	warnings  []string
 	httpsPort int
@@ -43,6 +45,7 @@ type builtSite struct {
 	certs      []*tlsconf.Cert
 	staples    []*stapling.Entry // per cert; nil entries when stapling is off
 	selfSigned bool              // generated because the site names no certificate
+	acme       bool              // certificates from ACME
 }
 
 // build maps cfg onto the runtime packages. cfgErr is what config.Load
@@ -91,12 +94,24 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 	if cfg.OCSP.Stapling {
 		rt.stapler = newStapler(cfg, logger, check)
 	}
+	if p := rt.newACME(cfg, logger); p != nil {
+		add(*p)
+	}
 	for i, s := range cfg.Sites {
 		if len(s.Names) == 0 { // reported by config
 			continue
 		}
 		bs := builtSite{index: i, names: s.Names}
 		bs.backend, _ = url.Parse(s.Backend) // validated by config
+		if s.ACME {
+			if rt.acme != nil {
+				bs.acme = true
+				bs.certs, bs.staples = []*tlsconf.Cert{rt.acme.Cert(s.Names)}, []*stapling.Entry{nil}
+				rt.acmeNames = append(rt.acmeNames, s.Names...)
+				rt.sites = append(rt.sites, bs)
+			}
+			continue
+		}
 		for j, c := range s.Certs {
 			key := fmt.Sprintf("site[%d].cert[%d]", i, j)
 			cert, err := tlsconf.LoadCert(c.Cert, c.Key)
@@ -165,7 +180,7 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		rt.close()
 		return nil, &config.Error{File: cfg.Path, Problems: problems}
 	}
-	st, err := tlsconf.New(tlsconf.Options{Policy: rt.policy, Sites: sites})
+	st, err := tlsconf.New(tlsconf.Options{Policy: rt.policy, Sites: sites, ACME: rt.acme})
 	if err != nil {
 		rt.close()
 		return nil, err
@@ -225,11 +240,50 @@ func (rt *runtime) staple(cert *tlsconf.Cert, site string, issuer *x509.Certific
 	return e
 }
 
-// close stops what build started (the stapler's loops).
+// close stops what build started (the stapler's and ACME's loops).
 func (rt *runtime) close() {
 	if rt.stapler != nil {
 		rt.stapler.Close()
 	}
+	if rt.acme != nil {
+		rt.acme.Close()
+	}
+}
+
+// newACME builds the ACME client when a site has acme = true. It makes no
+// network calls: Manage, once the listeners are bound, starts the orders.
+func (rt *runtime) newACME(cfg *config.Config, logger zerolog.Logger) *config.Problem {
+	wanted := false
+	for _, s := range cfg.Sites {
+		wanted = wanted || s.ACME
+	}
+	if !wanted {
+		return nil
+	}
+	a, err := tlsconf.NewACME(tlsconf.ACMEOptions{
+		Email:      cfg.ACME.Email,
+		CA:         cfg.ACME.CA,
+		CARoot:     cfg.ACME.CARoot,
+		AgreeTOS:   cfg.ACME.AgreeTOS,
+		KeyType:    cfg.ACME.KeyType,
+		Challenges: cfg.ACME.Challenges,
+		HTTPAddr:   cfg.Server.HTTP,
+		HTTPSAddr:  cfg.Server.HTTPS,
+		StorageDir: filepath.Join(cfg.Server.StateDir, "acme"),
+		Logger:     logger.With().Str("component", "acme").Logger(),
+		Staple: func(label string, chain []*x509.Certificate) func() []byte {
+			if rt.stapler == nil {
+				return nil
+			}
+			return rt.stapler.Add(label, chain, nil).Staple
+		},
+	})
+	if err != nil {
+		p := cfg.Problemf("acme", "%v", err)
+		return &p
+	}
+	rt.acme = a
+	return nil
 }
 
 func loadIssuer(path string) (*x509.Certificate, error) {

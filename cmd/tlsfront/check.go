@@ -49,6 +49,20 @@ func printSummary(w io.Writer, rt *runtime, now time.Time) {
 		}
 		fmt.Fprintf(w, "site %d: %s%s\n", i, strings.Join(s.names, ", "), def)
 		fmt.Fprintf(w, "  backend: %s\n", s.backend)
+		if s.acme {
+			fmt.Fprintf(w, "  certificates: ACME (%s, %s), kept in state_dir/acme\n", cfg.ACME.CA, cfg.ACME.KeyType)
+			for _, st := range rt.acme.Status(s.names) {
+				line := fmt.Sprintf("    %s: %s", st.Name, st.State)
+				if !st.NotAfter.IsZero() {
+					line += fmt.Sprintf(", expires %s (%d days)", st.NotAfter.UTC().Format(time.DateOnly), int(st.NotAfter.Sub(now).Hours()/24))
+				}
+				if st.LastError != "" {
+					line += ", last error: " + st.LastError
+				}
+				fmt.Fprintln(w, line)
+			}
+			continue
+		}
 		for j, c := range s.certs {
 			leaf := c.Leaf()
 			src := c.CertFile

@@ -70,7 +70,7 @@ func serve(path string, stderr io.Writer) int {
 	}
 
 	holder := tlsconf.NewHolder(rt.state)
-	var handler swapHandler
+	var handler, plain swapHandler
 	handler.store(wrapHandler(rt, logger))
 
 	srvOpts := proxy.ServerOptions{
@@ -93,11 +93,8 @@ func serve(path string, stderr io.Writer) int {
 			fail(stderr, errors.New("listening on server.http "+cfg.Server.HTTP+": "+err.Error()))
 			return 1
 		}
-		redirect := proxy.Redirect(rt.httpsPort)
-		if cfg.Log.Access {
-			redirect = proxy.AccessLog(redirect, logger)
-		}
-		servers = append(servers, proxy.NewServer(redirect, srvOpts))
+		plain.store(wrapPlain(rt, logger))
+		servers = append(servers, proxy.NewServer(&plain, srvOpts))
 		listeners = append(listeners, httpLn)
 	}
 
@@ -105,6 +102,7 @@ func serve(path string, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	startStapler(ctx, rt, cfg.OCSP.PrefetchWait.Duration, logger)
+	startACME(ctx, rt, logger)
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(servers))
@@ -134,7 +132,7 @@ loop:
 			break loop
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				rt = reload(ctx, path, rt, holder, &handler, logger)
+				rt = reload(ctx, path, rt, holder, &handler, &plain, logger)
 				continue
 			}
 			logger.Info().Str("signal", sig.String()).Dur("timeout", cfg.Server.ShutdownTimeout.Duration).Msg("shutting down: finishing in-flight requests")
@@ -171,9 +169,36 @@ func wrapHandler(rt *runtime, logger zerolog.Logger) http.Handler {
 	return h
 }
 
+// wrapPlain is the plain listener's handler: ACME HTTP-01 challenges, then
+// the redirect to HTTPS for everything else.
+func wrapPlain(rt *runtime, logger zerolog.Logger) http.Handler {
+	redirect := proxy.Redirect(rt.httpsPort)
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.acme.HandleHTTPChallenge(w, r) { // nil-safe
+			return
+		}
+		redirect.ServeHTTP(w, r)
+	})
+	if rt.cfg.Log.Access {
+		h = proxy.AccessLog(h, logger)
+	}
+	return h
+}
+
+// startACME starts ordering and renewing the ACME sites' certificates. The
+// listeners must be bound: certmagic stands back from ports in use.
+func startACME(ctx context.Context, rt *runtime, logger zerolog.Logger) {
+	if rt.acme == nil {
+		return
+	}
+	if err := rt.acme.Manage(ctx, rt.acmeNames); err != nil {
+		logger.Error().Err(err).Msg("ACME: cannot manage certificates; ACME sites fail their handshakes until this is fixed")
+	}
+}
+
 // reload builds a whole new runtime from the file and swaps it in; on any
 // problem it logs why and keeps the old one serving.
-func reload(ctx context.Context, path string, old *runtime, holder *tlsconf.Holder, handler *swapHandler, logger zerolog.Logger) *runtime {
+func reload(ctx context.Context, path string, old *runtime, holder *tlsconf.Holder, handler, plain *swapHandler, logger zerolog.Logger) *runtime {
 	logger.Info().Str("config", path).Msg("reloading")
 	rt, err := loadAndBuild(path, logger, false)
 	if err != nil {
@@ -191,6 +216,8 @@ func reload(ctx context.Context, path string, old *runtime, holder *tlsconf.Hold
 	startStapler(ctx, rt, rt.cfg.OCSP.PrefetchWait.Duration, logger)
 	holder.Swap(rt.state)
 	handler.store(wrapHandler(rt, logger))
+	plain.store(wrapPlain(rt, logger))
+	startACME(ctx, rt, logger)
 	go func() { // let requests on the old handler finish before dropping its idle backend connections
 		time.Sleep(time.Minute)
 		old.handler.Close()
