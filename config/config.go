@@ -39,6 +39,9 @@ type Server struct {
 	IdleTimeout       Duration `toml:"idle_timeout"`        // keep-alive idle limit
 	MaxHeaderBytes    int      `toml:"max_header_bytes"`    // request line + headers, bytes
 	ShutdownTimeout   Duration `toml:"shutdown_timeout"`    // drain limit on SIGTERM
+	Metrics           string   `toml:"metrics"`             // Prometheus listener; "" disables
+	ProxyProtocol     bool     `toml:"proxy_protocol"`      // PROXY v1/v2 from headers.trusted_proxies on https
+	WatchInterval     Duration `toml:"watch_interval"`      // how often certificate files are checked for changes; 0 disables
 }
 
 // TLS is the handshake policy.
@@ -47,6 +50,9 @@ type TLS struct {
 	MinVersion string `toml:"min_version"` // "1.0".."1.3"; "" = the profile's
 	Ciphers    string `toml:"ciphers"`     // OpenSSL syntax; "" = the profile's
 	DHParam    string `toml:"dhparam"`     // always refused: Go has no finite-field DHE
+
+	SessionTickets bool   `toml:"session_tickets"` // TLS session resumption by tickets
+	TicketKeys     string `toml:"ticket_keys"`     // file of base64 32-byte keys shared by a fleet; "" = random, rotated daily
 }
 
 // Headers are what tlsfront adds to, removes from and rewrites in the
@@ -127,9 +133,12 @@ type Cert struct {
 
 // Log configures the process log.
 type Log struct {
-	Level  string `toml:"level"`  // debug | info | warn | error
-	Format string `toml:"format"` // json | console; "" = console on a terminal, json otherwise
-	Access bool   `toml:"access"` // one line per request
+	Level        string `toml:"level"`         // debug | info | warn | error
+	Format       string `toml:"format"`        // json | console; "" = console on a terminal, json otherwise
+	Output       string `toml:"output"`        // stderr | stdout
+	Access       bool   `toml:"access"`        // one line per request
+	AccessFormat string `toml:"access_format"` // json | combined (Apache's)
+	AccessFile   string `toml:"access_file"`   // "" = with the process log; a path is reopened on SIGUSR1
 }
 
 // Defaults returns the configuration every file starts from.
@@ -163,7 +172,7 @@ func Defaults() Config {
 			PrefetchWait: Duration{5 * time.Second},
 		},
 		ACME: ACME{CA: LetsEncrypt, KeyType: "ecdsa256", Challenges: []string{"http-01", "tls-alpn-01"}},
-		Log:  Log{Level: "info", Access: true},
+		Log:  Log{Level: "info", Output: "stderr", Access: true, AccessFormat: "json"},
 	}
 }
 

@@ -126,3 +126,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"TLSFRONT_SERVER_HTTPS":         "127.0.0.1:9443",
+		"TLSFRONT_SERVER_IDLE_TIMEOUT":  "5s",
+		"TLSFRONT_TLS_PROFILE":          "modern",
+		"TLSFRONT_HEADERS_HPKP_MAX_AGE": "60",
+		"TLSFRONT_SITE_BACKEND":         "http://127.0.0.1:9090",
+		"TLSFRONT_SITE_1_NAMES":         "b.example, c.example",
+		"TLSFRONT_SITE_1_BACKEND":       "http://127.0.0.1:9091",
+		"TLSFRONT_LOG_ACCESS":           "false",
+		"TLSFRONT_STAPLING_NETNS":       "1", // not a section: ignored
+		"OTHER":                         "x",
+	}
+	var names []string
+	for k := range env {
+		names = append(names, k)
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := ParseEnv(site, "", names, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.HTTPS != "127.0.0.1:9443" || c.Server.IdleTimeout.Duration != 5*time.Second || c.TLS.Profile != "modern" ||
+		c.Headers.HPKP.MaxAge != 60 || c.Log.Access || c.Sites[0].Backend != "http://127.0.0.1:9090" ||
+		len(c.Sites) != 2 || strings.Join(c.Sites[1].Names, "|") != "b.example|c.example" {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+
+	bad := map[string]string{"TLSFRONT_SERVER_IDLE_TIMEOUT": "soon", "TLSFRONT_SERVER_NOPE": "1", "TLSFRONT_SITE_5_BACKEND": "x", "TLSFRONT_LOG_ACCESS": "maybe"}
+	names = names[:0]
+	for k := range bad {
+		names = append(names, k)
+	}
+	_, err = ParseEnv(site, "", names, func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+	for _, want := range []string{`TLSFRONT_SERVER_IDLE_TIMEOUT (server.idle_timeout): "soon" is not a duration`, "TLSFRONT_SERVER_NOPE: names no key", "TLSFRONT_SITE_5_BACKEND: names site 5", `TLSFRONT_LOG_ACCESS (log.access): "maybe" is not true or false`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -81,7 +81,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return Parse(string(src), abs)
+	var names []string
+	for _, kv := range os.Environ() {
+		names = append(names, strings.SplitN(kv, "=", 2)[0])
+	}
+	return ParseEnv(string(src), abs, names, os.LookupEnv)
 }
 
 // Parse decodes src as if read from path (which may be "" for in-memory
@@ -90,7 +94,11 @@ func Load(path string) (*Config, error) {
 // problems, the *Config is returned together with the *Error, so that
 // callers can go on checking what it names (certificates) and report every
 // problem at once; such a Config must not be used to serve.
-func Parse(src, path string) (*Config, error) {
+func Parse(src, path string) (*Config, error) { return ParseEnv(src, path, nil, nil) }
+
+// ParseEnv is Parse with environment overrides (see EnvPrefix): environ
+// names the variables present and lookup reads them.
+func ParseEnv(src, path string, environ []string, lookup func(string) (string, bool)) (*Config, error) {
 	c := Defaults()
 	c.Path = path
 	if path != "" {
@@ -122,6 +130,9 @@ func Parse(src, path string) (*Config, error) {
 	}
 	for _, k := range md.Undecoded() {
 		problems = append(problems, c.unknownKey(k.String()))
+	}
+	if lookup != nil {
+		problems = append(problems, c.applyEnv(environ, lookup)...)
 	}
 	c.resolvePaths()
 	problems = append(problems, c.validate()...)
@@ -176,6 +187,8 @@ func (c *Config) resolvePaths() {
 	}
 	abs(&c.Server.StateDir)
 	abs(&c.ACME.CARoot)
+	abs(&c.TLS.TicketKeys)
+	abs(&c.Log.AccessFile)
 	for i := range c.Sites {
 		for j := range c.Sites[i].Certs {
 			abs(&c.Sites[i].Certs[j].Cert)

@@ -48,6 +48,17 @@ func (c *Config) validate() []Problem {
 	positive("server.read_header_timeout", c.Server.ReadHeaderTimeout)
 	positive("server.idle_timeout", c.Server.IdleTimeout)
 	positive("server.shutdown_timeout", c.Server.ShutdownTimeout)
+	if c.Server.Metrics != "" {
+		if msg := checkAddr(c.Server.Metrics); msg != "" {
+			bad("server.metrics", "%s %s", quote(c.Server.Metrics), msg)
+		}
+	}
+	if c.Server.WatchInterval.Duration < 0 {
+		bad("server.watch_interval", "%s is negative (want a duration such as \"1m\", or \"0s\" to disable)", quote(c.Server.WatchInterval.String()))
+	}
+	if c.Server.ProxyProtocol && len(c.Headers.TrustedProxies) == 0 {
+		bad("server.proxy_protocol", "is true but headers.trusted_proxies is empty (want the load balancers' addresses there: PROXY headers are accepted only from them)")
+	}
 	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
 		bad("server.max_header_bytes", "%d is out of range (want 4096..1048576 bytes)", c.Server.MaxHeaderBytes)
 	}
@@ -58,6 +69,9 @@ func (c *Config) validate() []Problem {
 	}
 	if c.TLS.MinVersion != "" && !contains(TLSVersions, c.TLS.MinVersion) {
 		bad("tls.min_version", `%s is not a TLS version (want "1.0".."1.3")`, quote(c.TLS.MinVersion))
+	}
+	if c.TLS.TicketKeys != "" && !c.TLS.SessionTickets {
+		bad("tls.ticket_keys", "is set but session_tickets is false (want one or the other)")
 	}
 	if c.TLS.DHParam != "" {
 		bad("tls.dhparam", "%s is not needed: Go has no finite-field DHE, so tlsfront never uses DH parameters and Logjam cannot happen (remove the key; ECDHE gives forward secrecy)", quote(c.TLS.DHParam))
@@ -186,6 +200,12 @@ func (c *Config) validate() []Problem {
 	}
 	if !contains([]string{"", "json", "console"}, c.Log.Format) {
 		bad("log.format", "%s is not a format (want json or console)", quote(c.Log.Format))
+	}
+	if !contains([]string{"stderr", "stdout"}, c.Log.Output) {
+		bad("log.output", "%s is not an output (want stderr or stdout)", quote(c.Log.Output))
+	}
+	if !contains([]string{"json", "combined"}, c.Log.AccessFormat) {
+		bad("log.access_format", "%s is not a format (want json, or combined for Apache-era tools)", quote(c.Log.AccessFormat))
 	}
 	return ps
 }

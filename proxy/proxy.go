@@ -59,8 +59,7 @@ type Options struct {
 	ResponseHeaderTimeout time.Duration // backend's time to send response headers; zero means 60s
 	MaxIdleConns          int           // idle keep-alive connections kept per backend; zero disables keep-alive
 
-	Logger    zerolog.Logger
-	AccessLog bool // one log line per request
+	Logger zerolog.Logger
 }
 
 // Handler proxies HTTPS requests to the sites' backends.
@@ -142,7 +141,7 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 				TrustedPeer: trusted,
 			})
 		},
-		Transport:      h.transport,
+		Transport:      timedTransport{h.transport},
 		BufferPool:     bufferPool{},
 		ModifyResponse: func(res *http.Response) error { return h.modifyResponse(res, st) },
 		ErrorHandler:   h.backendError,
@@ -154,6 +153,9 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 // different site than the TLS server name gets 421 Misdirected Request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i, ok := h.route(r)
+	if e := entryFrom(r.Context()); e != nil {
+		e.Site = i
+	}
 	st := &h.sites[i]
 	wh := w.Header()
 	for k, v := range st.set { // on every HTTPS response, errors included

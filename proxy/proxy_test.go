@@ -233,7 +233,7 @@ func TestStreaming(t *testing.T) {
 	}))
 	defer backend.Close()
 	defer close(next)
-	srv, client := serveTLS(t, AccessLog(newHandler(t, backend.URL), zerolog.Nop()))
+	srv, client := serveTLS(t, Observe(newHandler(t, backend.URL), func(*Entry) {}))
 	res, err := client.Get(srv.URL + "/events")
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		brw.Flush()
 	}))
 	defer backend.Close()
-	srv, _ := serveTLS(t, AccessLog(newHandler(t, backend.URL), zerolog.Nop()))
+	srv, _ := serveTLS(t, Observe(newHandler(t, backend.URL), func(*Entry) {}))
 	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"log"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -78,63 +76,6 @@ func Redirect(httpsPort int) http.Handler {
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
-
-// AccessLog wraps h so that every request is logged once after it ends: client
-// ip, host, method, path, status, bytes, duration, protocol, TLS version and suite.
-func AccessLog(h http.Handler, logger zerolog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		defer func() {
-			ev := logger.Info()
-			if !ev.Enabled() {
-				return
-			}
-			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			ev = ev.Str("client", ip).Str("host", r.Host).Str("method", r.Method).
-				Str("path", r.URL.Path).Int("status", status).Int64("bytes", rec.bytes).
-				Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Str("proto", r.Proto)
-			if r.TLS != nil {
-				ev = ev.Str("tls", tls.VersionName(r.TLS.Version)).Str("suite", tls.CipherSuiteName(r.TLS.CipherSuite))
-			}
-			ev.Msg("request")
-		}()
-		h.ServeHTTP(rec, r)
-	})
-}
-
-// recorder counts status and bytes. Unwrap lets http.ResponseController
-// (used by ReverseProxy for flushing and upgrades) reach the real writer.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 || code >= 200 && r.status < 200 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// Flush keeps streaming working for callers that type-assert http.Flusher.
-func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
 
 // newStdLogger bridges net/http's *log.Logger into zerolog. TLS handshake
 // errors from scanners and bots land here, so they are logged at level.

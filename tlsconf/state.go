@@ -24,6 +24,10 @@ type Options struct {
 	// NextProtos are the ALPN protocols offered; nil means "h2", "http/1.1".
 	NextProtos []string
 
+	// SessionTicketsDisabled turns TLS session tickets off. Ticket keys
+	// are the listener config's (Holder.Config().SetSessionTicketKeys).
+	SessionTicketsDisabled bool
+
 	// ACME, when set, answers TLS-ALPN-01 challenges (hellos offering
 	// only "acme-tls/1") with certmagic's challenge certificate, and adds
 	// "acme-tls/1" to the listener config's NextProtos. nil: no ACME, and
@@ -82,6 +86,8 @@ func New(opts Options) (*State, error) {
 		CipherSuites:     opts.Policy.Suites,
 		CurvePreferences: Groups,
 		NextProtos:       protos,
+
+		SessionTicketsDisabled: opts.SessionTicketsDisabled,
 	}
 	st := &State{policy: opts.Policy, base: base, exact: map[string]int{}, wild: map[string]int{}, listenerProtos: protos}
 	if opts.ACME != nil {

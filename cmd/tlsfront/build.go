@@ -180,7 +180,7 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		rt.close()
 		return nil, &config.Error{File: cfg.Path, Problems: problems}
 	}
-	st, err := tlsconf.New(tlsconf.Options{Policy: rt.policy, Sites: sites, ACME: rt.acme})
+	st, err := tlsconf.New(tlsconf.Options{Policy: rt.policy, Sites: sites, ACME: rt.acme, SessionTicketsDisabled: !cfg.TLS.SessionTickets})
 	if err != nil {
 		rt.close()
 		return nil, err
@@ -201,7 +201,6 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.Duration,
 		MaxIdleConns:          cfg.Proxy.MaxIdleConns,
 		Logger:                logger,
-		AccessLog:             cfg.Log.Access,
 	})
 	if err != nil {
 		rt.close()

@@ -36,6 +36,8 @@ Usage:
   tlsfront pins FILE...            print the HPKP pin-sha256 of each certificate, private key,
                                    public key or CSR (PEM or DER) in FILE, e.g. to make a backup
                                    pin from a spare key or CSR for headers.hpkp.backup_pins
+  tlsfront health [-config FILE]   one TLS handshake with the running https listener (for
+                                   container HEALTHCHECKs); exit 0 when it completes
   tlsfront version                 print the version and exit
 
 Flags:
@@ -45,9 +47,18 @@ Flags:
 
 Signals while serving:
   SIGTERM, SIGINT  stop accepting, finish in-flight requests (up to server.shutdown_timeout), exit 0
-  SIGHUP           reload the configuration and certificates; on any error keep serving the old ones
+  SIGHUP           reload the configuration, certificates and ticket keys; on any error keep
+                   serving the old ones (certificate files changed on disk are reloaded by
+                   themselves within server.watch_interval)
+  SIGUSR1          reopen log.access_file (after logrotate moved it)
 
-Logs are JSON lines on stderr (console format on a terminal, or with log.format).
+Under systemd (Type=notify) tlsfront reports READY, RELOADING and STOPPING, pings the
+watchdog, and takes sockets named "https" and "http" by socket activation.
+Every scalar key can be set by an environment variable: TLSFRONT_SERVER_HTTPS,
+TLSFRONT_SITE_BACKEND, ... (see config.example.toml).
+
+Logs are JSON lines on stderr (log.output = "stdout" for containers; console format on a
+terminal, or with log.format).
 `
 
 func main() {
@@ -62,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "pins":
 			return runPins(args[1:], stdout, stderr)
+		case "health":
+			return runHealth(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("tlsfront", flag.ContinueOnError)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -18,7 +20,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/config"
+	"tlsfront/headers"
+	"tlsfront/metrics"
 	"tlsfront/proxy"
+	"tlsfront/service"
 	"tlsfront/tlsconf"
 )
 
@@ -52,126 +57,225 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *swapHandler) store(h http.Handler) { s.cur.Store(&h) }
 
+// daemon is a serving tlsfront: the current runtime, the listeners and
+// servers, and what outlives reloads (the Holder's ticket keys, metrics).
+type daemon struct {
+	path    string
+	logOut  io.Writer // where the process log goes
+	logger  zerolog.Logger
+	rt      *runtime
+	holder  *tlsconf.Holder
+	metrics *metrics.Metrics
+	access  *reopenFile // log.access_file, nil when unset
+
+	https, plain swapHandler
+	httpsSrv     *http.Server
+	plainSrv     *http.Server
+	lns          listeners
+
+	trust    atomic.Pointer[headers.TrustedProxies]
+	watchCfg atomic.Pointer[config.Config]
+
+	ctx      context.Context
+	serveErr chan error
+	wg       sync.WaitGroup
+	healthy  atomic.Bool
+}
+
 // serve runs tlsfront until SIGTERM or SIGINT and returns the exit code.
 func serve(path string, stderr io.Writer) int {
+	activated, err := service.Listeners() // first: it unsets LISTEN_* for children
+	if err != nil {
+		fail(stderr, fmt.Errorf("socket activation: %w", err))
+		return 1
+	}
 	cfg, cfgErr := config.Load(path)
 	if cfg == nil {
 		fail(stderr, cfgErr)
 		return 1
 	}
-	logger := newLogger(cfg.Log, stderr)
-	rt, err := build(cfg, cfgErr, logger, time.Now(), false)
+	d := &daemon{path: path, logOut: stderr, serveErr: make(chan error, 8)}
+	if cfg.Log.Output == "stdout" {
+		d.logOut = os.Stdout
+	}
+	d.logger = newLogger(cfg.Log, d.logOut)
+	rt, err := build(cfg, cfgErr, d.logger, time.Now(), false)
 	if err != nil {
 		fail(stderr, err)
 		return 1
 	}
+	d.rt = rt
 	for _, w := range rt.warnings {
-		logger.Warn().Msg(w)
+		d.logger.Warn().Msg(w)
+	}
+	keys, err := loadTicketKeys(cfg)
+	if err != nil {
+		rt.close()
+		fail(stderr, err)
+		return 1
+	}
+	if err := d.openAccessLog(cfg); err != nil {
+		rt.close()
+		fail(stderr, err)
+		return 1
 	}
 
-	holder := tlsconf.NewHolder(rt.state)
-	var handler, plain swapHandler
-	handler.store(wrapHandler(rt, logger))
-
+	d.metrics = metrics.New(metrics.Options{Version: versionString(), Healthy: d.healthy.Load})
+	d.holder = tlsconf.NewHolder(rt.state)
+	if keys != nil {
+		d.holder.Config().SetSessionTicketKeys(keys)
+	}
+	d.https.store(d.wrapHTTPS(rt))
+	d.plain.store(d.wrapPlain(rt))
 	srvOpts := proxy.ServerOptions{
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		Logger:            logger,
+		Logger:            d.logger,
 	}
-	httpsLn, err := net.Listen("tcp", cfg.Server.HTTPS)
-	if err != nil {
-		fail(stderr, errors.New("listening on server.https "+cfg.Server.HTTPS+": "+err.Error()))
+	d.httpsSrv = proxy.NewServer(&d.https, srvOpts)
+	d.httpsSrv.ErrorLog = log.New(d.metrics.HandshakeErrorLog(d.httpsSrv.ErrorLog.Writer()), "", 0)
+	d.httpsSrv.ConnState = d.metrics.ConnState
+	d.plainSrv = proxy.NewServer(&d.plain, srvOpts)
+
+	d.setTrusted(rt)
+	if err := d.lns.open(cfg, activated, d.holder.Config(), d.isTrusted); err != nil {
+		rt.close()
+		fail(stderr, err)
 		return 1
 	}
-	servers := []*http.Server{proxy.NewServer(&handler, srvOpts)}
-	listeners := []net.Listener{tls.NewListener(httpsLn, holder.Config())}
-	if cfg.Server.HTTP != "" {
-		httpLn, err := net.Listen("tcp", cfg.Server.HTTP)
-		if err != nil {
-			httpsLn.Close()
-			fail(stderr, errors.New("listening on server.http "+cfg.Server.HTTP+": "+err.Error()))
-			return 1
-		}
-		plain.store(wrapPlain(rt, logger))
-		servers = append(servers, proxy.NewServer(&plain, srvOpts))
-		listeners = append(listeners, httpLn)
-	}
-
-	// Staples first, so the first clients get them (nginx fetches lazily).
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	startStapler(ctx, rt, cfg.OCSP.PrefetchWait.Duration, logger)
-	startACME(ctx, rt, logger)
+	d.ctx = ctx
 
-	var wg sync.WaitGroup
-	serveErr := make(chan error, len(servers))
-	for i := range servers {
-		wg.Add(1)
-		go func(srv *http.Server, ln net.Listener) {
-			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				serveErr <- err
-			}
-		}(servers[i], listeners[i])
+	// Staples first, so the first clients get them (nginx fetches lazily).
+	// The listeners are bound: connections wait in the backlog meanwhile.
+	startStapler(ctx, rt, cfg.OCSP.PrefetchWait.Duration, d.logger)
+	d.serve(d.httpsSrv, d.lns.https)
+	if d.lns.http != nil {
+		d.serve(d.plainSrv, d.lns.http)
 	}
-	logger.Info().Str("https", httpsLn.Addr().String()).Str("http", cfg.Server.HTTP).
+	startACME(ctx, rt, d.logger)
+	metricsSrv := d.startMetrics(cfg)
+	d.setCertMetrics(rt)
+	d.healthy.Store(true)
+	_ = service.Ready()
+	go service.RunWatchdog(ctx, d.healthy.Load)
+	d.logger.Info().Str("https", d.lns.https.Addr().String()).Str("http", addrOf(d.lns.http)).
 		Str("profile", rt.policy.Profile).Int("sites", len(rt.sites)).Str("version", versionString()).
 		Msg("tlsfront serving")
 
+	code := d.loop()
+
+	_ = service.Stopping()
+	d.healthy.Store(false)
+	d.shutdown(metricsSrv)
+	d.logger.Info().Msg("stopped")
+	return code
+}
+
+// loop handles signals and certificate changes until it is time to stop.
+func (d *daemon) loop() int {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
-	code := 0
-loop:
+	changed := make(chan struct{}, 1)
+	go d.watchFiles(changed)
+	staples := time.NewTicker(30 * time.Second)
+	defer staples.Stop()
 	for {
 		select {
-		case err := <-serveErr:
-			logger.Error().Err(err).Msg("listener failed; shutting down")
-			code = 1
-			break loop
+		case err := <-d.serveErr:
+			d.logger.Error().Err(err).Msg("listener failed; shutting down")
+			return 1
+		case <-changed:
+			d.logger.Info().Msg("certificate or key files changed on disk")
+			d.reload()
+		case <-staples.C:
+			d.setStapleMetrics(d.rt)
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				rt = reload(ctx, path, rt, holder, &handler, &plain, logger)
-				continue
+			switch sig {
+			case syscall.SIGHUP:
+				d.reload()
+			case syscall.SIGUSR1:
+				if d.access != nil {
+					if err := d.access.Reopen(); err != nil {
+						d.logger.Error().Err(err).Msg("reopening the access log failed; still writing to the old file")
+					} else {
+						d.logger.Info().Str("file", d.access.path).Msg("access log reopened")
+					}
+				}
+			default:
+				d.logger.Info().Str("signal", sig.String()).Dur("timeout", d.rt.cfg.Server.ShutdownTimeout.Duration).
+					Msg("shutting down: finishing in-flight requests")
+				return 0
 			}
-			logger.Info().Str("signal", sig.String()).Dur("timeout", cfg.Server.ShutdownTimeout.Duration).Msg("shutting down: finishing in-flight requests")
-			break loop
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), rt.cfg.Server.ShutdownTimeout.Duration)
+}
+
+// serve starts srv on ln in the background. Errors from a listener closed
+// on purpose (address change, shutdown) are not failures.
+func (d *daemon) serve(srv *http.Server, ln net.Listener) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		err := srv.Serve(ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !d.lns.closedOnPurpose(ln) {
+			d.serveErr <- err
+		}
+	}()
+}
+
+func (d *daemon) shutdown(metricsSrv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.rt.cfg.Server.ShutdownTimeout.Duration)
 	defer cancel()
 	var sw sync.WaitGroup
-	for _, srv := range servers {
+	for _, srv := range []*http.Server{d.httpsSrv, d.plainSrv, metricsSrv} {
+		if srv == nil {
+			continue
+		}
 		sw.Add(1)
 		go func(srv *http.Server) {
 			defer sw.Done()
-			if err := srv.Shutdown(sctx); err != nil {
-				logger.Warn().Err(err).Msg("shutdown timeout reached; closing remaining connections")
+			if err := srv.Shutdown(ctx); err != nil {
+				d.logger.Warn().Err(err).Msg("shutdown timeout reached; closing remaining connections")
 				srv.Close()
 			}
 		}(srv)
 	}
 	sw.Wait()
-	wg.Wait()
-	rt.handler.Close()
-	rt.close()
-	logger.Info().Msg("stopped")
-	return code
+	d.wg.Wait()
+	d.rt.handler.Close()
+	d.rt.close()
+	if d.access != nil {
+		d.access.Close()
+	}
 }
 
-// wrapHandler adds the access log around the runtime's proxy handler.
-func wrapHandler(rt *runtime, logger zerolog.Logger) http.Handler {
-	var h http.Handler = rt.handler
-	if rt.cfg.Log.Access {
-		h = proxy.AccessLog(h, logger)
+// wrapHTTPS is the HTTPS handler of a runtime: the proxy, observed by the
+// access log and metrics.
+func (d *daemon) wrapHTTPS(rt *runtime) http.Handler {
+	access := d.accessLogger(rt.cfg)
+	sites := make([]string, len(rt.sites))
+	for i, s := range rt.sites {
+		sites[i] = s.names[0]
 	}
-	return h
+	return proxy.Observe(rt.handler, func(e *proxy.Entry) {
+		site := "unknown"
+		if e.Site >= 0 && e.Site < len(sites) {
+			site = sites[e.Site]
+		}
+		d.metrics.Request(site, e.Request.Proto, e.Status, e.Backend.Seconds())
+		if access != nil {
+			access(e)
+		}
+	})
 }
 
 // wrapPlain is the plain listener's handler: ACME HTTP-01 challenges, then
 // the redirect to HTTPS for everything else.
-func wrapPlain(rt *runtime, logger zerolog.Logger) http.Handler {
+func (d *daemon) wrapPlain(rt *runtime) http.Handler {
 	redirect := proxy.Redirect(rt.httpsPort)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.acme.HandleHTTPChallenge(w, r) { // nil-safe
@@ -179,52 +283,104 @@ func wrapPlain(rt *runtime, logger zerolog.Logger) http.Handler {
 		}
 		redirect.ServeHTTP(w, r)
 	})
-	if rt.cfg.Log.Access {
-		h = proxy.AccessLog(h, logger)
+	if access := d.accessLogger(rt.cfg); access != nil {
+		h = proxy.Observe(h, access)
 	}
 	return h
 }
 
-// startACME starts ordering and renewing the ACME sites' certificates. The
-// listeners must be bound: certmagic stands back from ports in use.
-func startACME(ctx context.Context, rt *runtime, logger zerolog.Logger) {
-	if rt.acme == nil {
+// accessLogger returns the access log function for cfg, nil when off.
+func (d *daemon) accessLogger(cfg *config.Config) func(*proxy.Entry) {
+	if !cfg.Log.Access {
+		return nil
+	}
+	var w io.Writer = d.logOut
+	if d.access != nil {
+		w = d.access
+	}
+	if cfg.Log.AccessFormat == "combined" {
+		return proxy.CombinedAccessLog(w)
+	}
+	if d.access == nil {
+		return proxy.JSONAccessLog(d.logger)
+	}
+	return proxy.JSONAccessLog(zerolog.New(w).With().Timestamp().Logger())
+}
+
+func (d *daemon) openAccessLog(cfg *config.Config) error {
+	if cfg.Log.AccessFile == "" {
+		return nil
+	}
+	f, err := openReopenFile(cfg.Log.AccessFile)
+	if err != nil {
+		return fmt.Errorf("log.access_file: %w", err)
+	}
+	d.access = f
+	return nil
+}
+
+// setTrusted publishes rt's trusted proxies to the PROXY protocol listener
+// and rt's file list to the watcher.
+func (d *daemon) setTrusted(rt *runtime) {
+	t, _ := headers.ParseTrustedProxies(rt.cfg.Headers.TrustedProxies) // validated by build
+	d.trust.Store(&t)
+	d.watchCfg.Store(rt.cfg)
+}
+
+func (d *daemon) isTrusted(a netip.Addr) bool { return d.trust.Load().Contains(a) }
+
+// startMetrics serves /metrics and /healthz when server.metrics is set. The
+// address is fixed at start.
+func (d *daemon) startMetrics(cfg *config.Config) *http.Server {
+	if cfg.Server.Metrics == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Metrics)
+	if err != nil {
+		d.logger.Error().Err(err).Str("addr", cfg.Server.Metrics).Msg("metrics listener failed; serving without metrics")
+		return nil
+	}
+	srv := &http.Server{Handler: d.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	d.logger.Info().Str("addr", ln.Addr().String()).Msg("metrics listening")
+	return srv
+}
+
+// setCertMetrics publishes every served certificate's expiry and staple.
+func (d *daemon) setCertMetrics(rt *runtime) {
+	d.metrics.ResetCertificates()
+	for _, s := range rt.sites {
+		for _, c := range s.certs {
+			if leaf := c.Leaf(); leaf != nil {
+				d.metrics.SetCertificate(s.names[0]+" ("+c.KeyType+")", leaf.NotAfter)
+			}
+		}
+	}
+	d.setStapleMetrics(rt)
+}
+
+func (d *daemon) setStapleMetrics(rt *runtime) {
+	if rt.stapler == nil {
 		return
 	}
-	if err := rt.acme.Manage(ctx, rt.acmeNames); err != nil {
-		logger.Error().Err(err).Msg("ACME: cannot manage certificates; ACME sites fail their handshakes until this is fixed")
+	for _, st := range rt.stapler.Status() {
+		if st.HasURL {
+			d.metrics.SetStaple(st.Name, st.GoodUntil)
+		}
 	}
 }
 
-// reload builds a whole new runtime from the file and swaps it in; on any
-// problem it logs why and keeps the old one serving.
-func reload(ctx context.Context, path string, old *runtime, holder *tlsconf.Holder, handler, plain *swapHandler, logger zerolog.Logger) *runtime {
-	logger.Info().Str("config", path).Msg("reloading")
-	rt, err := loadAndBuild(path, logger, false)
+// loadTicketKeys reads tls.ticket_keys; nil keys mean Go's own random,
+// daily-rotated keys.
+func loadTicketKeys(cfg *config.Config) ([][32]byte, error) {
+	if cfg.TLS.TicketKeys == "" || !cfg.TLS.SessionTickets {
+		return nil, nil
+	}
+	keys, err := tlsconf.LoadTicketKeys(cfg.TLS.TicketKeys)
 	if err != nil {
-		for _, l := range problemLines(err) {
-			logger.Error().Str("problem", l).Msg("reload failed; still serving the previous configuration")
-		}
-		return old
+		return nil, fmt.Errorf("tls.ticket_keys: %w", err)
 	}
-	if rt.cfg.Server.HTTPS != old.cfg.Server.HTTPS || rt.cfg.Server.HTTP != old.cfg.Server.HTTP {
-		logger.Warn().Msg("listener addresses changed: restart tlsfront to apply them; other changes are applied")
-	}
-	for _, w := range rt.warnings {
-		logger.Warn().Msg(w)
-	}
-	startStapler(ctx, rt, rt.cfg.OCSP.PrefetchWait.Duration, logger)
-	holder.Swap(rt.state)
-	handler.store(wrapHandler(rt, logger))
-	plain.store(wrapPlain(rt, logger))
-	startACME(ctx, rt, logger)
-	go func() { // let requests on the old handler finish before dropping its idle backend connections
-		time.Sleep(time.Minute)
-		old.handler.Close()
-	}()
-	old.close() // staples already held stay readable for handshakes in flight
-	logger.Info().Msg("reloaded")
-	return rt
+	return keys, nil
 }
 
 // startStapler starts the OCSP loops and waits up to wait for first staples;
@@ -248,4 +404,22 @@ func startStapler(ctx context.Context, rt *runtime, wait time.Duration, logger z
 				Msg("MUST-STAPLE certificate has no valid OCSP staple: browsers will refuse it")
 		}
 	}
+}
+
+// startACME starts ordering and renewing the ACME sites' certificates. The
+// listeners must be bound: certmagic stands back from ports in use.
+func startACME(ctx context.Context, rt *runtime, logger zerolog.Logger) {
+	if rt.acme == nil {
+		return
+	}
+	if err := rt.acme.Manage(ctx, rt.acmeNames); err != nil {
+		logger.Error().Err(err).Msg("ACME: cannot manage certificates; ACME sites fail their handshakes until this is fixed")
+	}
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
 }

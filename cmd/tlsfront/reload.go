@@ -1,0 +1,127 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"time"
+
+	"tlsfront/config"
+	"tlsfront/service"
+)
+
+// reload builds a whole new runtime from the file and swaps it in: new
+// handshakes and requests use it, established connections and in-flight
+// requests finish on the old one. On any problem it logs exactly why and
+// keeps the old one serving.
+func (d *daemon) reload() {
+	_ = service.Reloading()
+	defer func() { _ = service.Ready() }()
+	old := d.rt
+	d.logger.Info().Str("config", d.path).Msg("reloading")
+	rt, err := loadAndBuild(d.path, d.logger, false)
+	var keys [][32]byte
+	if err == nil {
+		if keys, err = loadTicketKeys(rt.cfg); err != nil {
+			rt.close()
+		}
+	}
+	if err == nil {
+		if err = d.lns.rebind(rt.cfg, old.cfg); err != nil {
+			rt.close()
+		}
+	}
+	if err != nil {
+		for _, l := range problemLines(err) {
+			d.logger.Error().Str("problem", l).Msg("reload failed; still serving the previous configuration")
+		}
+		d.metrics.Reload(false)
+		_ = service.Status("reload failed; serving the previous configuration")
+		return
+	}
+	for _, w := range rt.warnings {
+		d.logger.Warn().Msg(w)
+	}
+	startStapler(d.ctx, rt, rt.cfg.OCSP.PrefetchWait.Duration, d.logger)
+	if keys != nil {
+		d.holder.Config().SetSessionTicketKeys(keys)
+	}
+	d.setTrusted(rt)
+	d.holder.Swap(rt.state)
+	d.https.store(d.wrapHTTPS(rt))
+	d.plain.store(d.wrapPlain(rt))
+	d.rt = rt
+	for _, ln := range d.lns.fresh() { // listeners bound for changed addresses
+		srv := d.httpsSrv
+		if ln == d.lns.http {
+			srv = d.plainSrv
+		}
+		d.serve(srv, ln)
+	}
+	d.lns.closeRetired()
+	startACME(d.ctx, rt, d.logger)
+	d.setCertMetrics(rt)
+	old.close() // staples already held stay readable for handshakes in flight
+	go func() { // let requests on the old handler finish before dropping its idle backend connections
+		time.Sleep(time.Minute)
+		old.handler.Close()
+	}()
+	d.metrics.Reload(true)
+	_ = service.Status("serving")
+	d.logger.Info().Msg("reloaded")
+}
+
+// watchFiles signals changed when a certificate, key, issuer or ticket key
+// file of the current configuration changes on disk (certbot renewals), so
+// it is reloaded without a signal. server.watch_interval 0 disables it.
+func (d *daemon) watchFiles(changed chan<- struct{}) {
+	every := d.watchCfg.Load().Server.WatchInterval.Duration
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := fingerprint(d.watchCfg.Load())
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := fingerprint(d.watchCfg.Load())
+		if now != last {
+			last = now
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// fingerprint summarises the size, modification time and identity of every
+// file the configuration names for certificates and ticket keys.
+func fingerprint(cfg *config.Config) [32]byte {
+	h := sha256.New()
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(h, "%s %d %d %v\n", p, fi.Size(), fi.ModTime().UnixNano(), fi.Sys())
+		} else {
+			fmt.Fprintf(h, "%s missing\n", p)
+		}
+	}
+	for _, s := range cfg.Sites {
+		for _, c := range s.Certs {
+			add(c.Cert)
+			add(c.Key)
+			add(c.Issuer)
+		}
+	}
+	add(cfg.TLS.TicketKeys)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
