@@ -1,0 +1,4 @@
+package itest
+
+// ParseAccessLine exposes the access-log parser to the external tests.
+var ParseAccessLine = parseAccessLine
