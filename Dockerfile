@@ -18,7 +18,7 @@
 #   state_dir = "/var/lib/tlsfront"    # the writable volume: OCSP cache,
 #                                      # generated self-signed certificate
 # Scalar keys can also come from the environment (TLSFRONT_SITE_BACKEND
-# style, see README.md). Logs go to the container's output.
+# style, see README.md). Logs go to stdout (TLSFRONT_LOG_OUTPUT below).
 #
 # Signals: `docker kill -s HUP tlsfront` reloads; `docker stop` sends
 # SIGTERM and tlsfront drains for up to server.shutdown_timeout (30s), so
@@ -46,6 +46,8 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tlsfront /tlsfront
 COPY --from=build --chown=65532:65532 /out/state /var/lib/tlsfront
 USER 65532:65532
+# Logs (process and access) on stdout, as container runtimes expect.
+ENV TLSFRONT_LOG_OUTPUT=stdout
 EXPOSE 8443 8080
 VOLUME ["/var/lib/tlsfront"]
 # `tlsfront health` completes a TLS handshake with the HTTPS listener
