@@ -152,8 +152,9 @@ func Defaults() Config {
 			IdleTimeout:       Duration{120 * time.Second},
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   Duration{30 * time.Second},
+			WatchInterval:     Duration{time.Minute},
 		},
-		TLS: TLS{Profile: "tutorial"},
+		TLS: TLS{Profile: "tutorial", SessionTickets: true},
 		Headers: Headers{
 			HSTS:               "max-age=63072000; includeSubDomains; preload",
 			RewriteRedirects:   true,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,29 @@ func TestExample(t *testing.T) {
 		leaf := key[strings.LastIndex(key, ".")+1:]
 		if !strings.Contains(string(src), leaf+" =") && !strings.Contains(string(src), "["+key+"]") {
 			t.Errorf("config.example.toml does not document %s", key)
+		}
+	}
+}
+
+// TestExampleShowsDefaults keeps config.example.toml honest: every value it
+// shows is the default a file without that key gets.
+func TestExampleShowsDefaults(t *testing.T) {
+	ex, err := Load(filepath.Join("..", "config.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Defaults()
+	def.Dir = ex.Dir
+	def.resolvePaths()
+	for _, sec := range []struct {
+		name     string
+		got, def any
+	}{
+		{"server", ex.Server, def.Server}, {"tls", ex.TLS, def.TLS}, {"headers", ex.Headers, def.Headers},
+		{"proxy", ex.Proxy, def.Proxy}, {"ocsp", ex.OCSP, def.OCSP}, {"acme", ex.ACME, def.ACME}, {"log", ex.Log, def.Log},
+	} {
+		if g, d := fmt.Sprintf("%+v", sec.got), fmt.Sprintf("%+v", sec.def); g != d {
+			t.Errorf("[%s] in config.example.toml differs from the defaults:\nexample:  %s\ndefaults: %s", sec.name, g, d)
 		}
 	}
 }
