@@ -269,7 +269,13 @@ func ParseSClient(out string) SClientResult {
 	for _, m := range reErrorLine.FindAllStringSubmatch(out, -1) {
 		r.Errors = append(r.Errors, m[1])
 	}
+	// With -status, the OCSP response block (printed before the chain) may
+	// embed the responder's certificate: read certificates only after
+	// "Certificate chain".
 	rest := []byte(out)
+	if i := strings.Index(out, "\nCertificate chain\n"); i >= 0 {
+		rest = rest[i:]
+	}
 	for {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
