@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,6 +249,9 @@ func clientIP(remoteAddr string) netip.Addr {
 
 // hostOnly strips a port from a Host header value, and brackets from IPv6.
 func hostOnly(host string) string {
+	if !strings.Contains(host, ":") {
+		return host // the common case; SplitHostPort would allocate its error
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		return h
 	}
