@@ -42,6 +42,7 @@ type Server struct {
 	Metrics           string   `toml:"metrics"`             // Prometheus listener; "" disables
 	ProxyProtocol     bool     `toml:"proxy_protocol"`      // PROXY v1/v2 from headers.trusted_proxies on https
 	WatchInterval     Duration `toml:"watch_interval"`      // how often certificate files are checked for changes; 0 disables
+	MaxConnections    int      `toml:"max_connections"`     // client connections open at once on both listeners; 0 = unlimited
 }
 
 // TLS is the handshake policy.
@@ -91,6 +92,8 @@ type Proxy struct {
 	DialTimeout           Duration `toml:"dial_timeout"`            // TCP connect to the backend
 	ResponseHeaderTimeout Duration `toml:"response_header_timeout"` // backend's time to answer headers
 	MaxIdleConns          int      `toml:"max_idle_conns"`          // idle keep-alive connections per backend
+	MaxBodyBytes          int64    `toml:"max_body_bytes"`          // request body bytes; larger gets 413; 0 = unlimited
+	ReadTimeout           Duration `toml:"read_timeout"`            // longest pause within a backend response body; 0 disables
 }
 
 // OCSP configures stapling.
@@ -165,7 +168,8 @@ func Defaults() Config {
 		Proxy: Proxy{
 			DialTimeout:           Duration{5 * time.Second},
 			ResponseHeaderTimeout: Duration{60 * time.Second},
-			MaxIdleConns:          64,
+			MaxIdleConns:          256,
+			ReadTimeout:           Duration{60 * time.Second},
 		},
 		OCSP: OCSP{
 			Stapling:     true,

@@ -59,6 +59,9 @@ func (c *Config) validate() []Problem {
 	if c.Server.ProxyProtocol && len(c.Headers.TrustedProxies) == 0 {
 		bad("server.proxy_protocol", "is true but headers.trusted_proxies is empty (want the load balancers' addresses there: PROXY headers are accepted only from them)")
 	}
+	if c.Server.MaxConnections < 0 {
+		bad("server.max_connections", "%d is negative (want 0 for no limit, or the most client connections to hold at once)", c.Server.MaxConnections)
+	}
 	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
 		bad("server.max_header_bytes", "%d is out of range (want 4096..1048576 bytes)", c.Server.MaxHeaderBytes)
 	}
@@ -98,6 +101,12 @@ func (c *Config) validate() []Problem {
 	positive("proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout)
 	if c.Proxy.MaxIdleConns < 0 {
 		bad("proxy.max_idle_conns", "%d is negative (want 0 or more; 0 disables keep-alive to the backend)", c.Proxy.MaxIdleConns)
+	}
+	if c.Proxy.MaxBodyBytes < 0 {
+		bad("proxy.max_body_bytes", "%d is negative (want 0 for no limit, or the largest request body in bytes)", c.Proxy.MaxBodyBytes)
+	}
+	if c.Proxy.ReadTimeout.Duration < 0 {
+		bad("proxy.read_timeout", "%s is negative (want a duration such as \"60s\", or \"0s\" to disable)", quote(c.Proxy.ReadTimeout.String()))
 	}
 
 	// [ocsp]

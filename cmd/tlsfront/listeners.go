@@ -7,10 +7,15 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"tlsfront/config"
 	"tlsfront/proxy"
 )
+
+// connLimit is server.max_connections: one count for the process, over the
+// https and http listeners, kept across reloads (which may change the limit).
+var connLimit = proxy.NewConnLimiter(0)
 
 // listeners holds the bound sockets: bound by tlsfront, or passed by systemd
 // socket activation (then fixed for the process's life). A reload that
@@ -21,6 +26,10 @@ type listeners struct {
 	activated   bool
 	tlsConfig   *tls.Config
 	trusted     func(netip.Addr) bool // PROXY protocol peers (read at accept time)
+	// proxyOn is server.proxy_protocol of the serving configuration. The
+	// https listener always has the PROXY protocol wrapper, which reads it
+	// at accept time, so a reload switches it without rebinding the port.
+	proxyOn atomic.Bool
 
 	mu      sync.Mutex
 	purpose map[net.Listener]bool // closed on purpose: Serve's error is expected
@@ -31,6 +40,8 @@ type listeners struct {
 // open binds the listeners for cfg, or takes them from activated.
 func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener, tlsConfig *tls.Config, trusted func(netip.Addr) bool) error {
 	l.tlsConfig, l.trusted, l.purpose = tlsConfig, trusted, map[net.Listener]bool{}
+	l.proxyOn.Store(cfg.Server.ProxyProtocol)
+	connLimit.SetMax(cfg.Server.MaxConnections)
 	if activated != nil {
 		l.activated = true
 		for name, lns := range activated {
@@ -48,7 +59,7 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 		}
 		l.https = l.wrapHTTPS(activated["https"][0], cfg)
 		if h := activated["http"]; h != nil {
-			l.http = h[0]
+			l.http = connLimit.Listener(h[0])
 		}
 		return nil
 	}
@@ -61,30 +72,41 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 			raw.Close()
 			return fmt.Errorf("listening on server.http %s: %w", cfg.Server.HTTP, err)
 		}
+		l.http = connLimit.Listener(l.http)
 	}
 	l.https = l.wrapHTTPS(raw, cfg)
 	return nil
 }
 
 func (l *listeners) wrapHTTPS(raw net.Listener, cfg *config.Config) net.Listener {
-	if cfg.Server.ProxyProtocol {
-		raw = proxy.ProxyProtocolListener(raw, l.trusted, cfg.Server.ReadHeaderTimeout.Duration)
-	}
+	raw = connLimit.Listener(raw) // first: a refused connection costs no PROXY header or handshake
+	raw = proxy.ProxyProtocolListener(raw, l.expectsHeader, cfg.Server.ReadHeaderTimeout.Duration)
 	return tls.NewListener(raw, l.tlsConfig)
 }
 
-// rebind binds sockets for addresses that changed between old and cfg. On
-// error nothing changes. The new sockets are in fresh(), the replaced ones
-// are closed by closeRetired.
+// expectsHeader reports whether a connection from peer must start with a
+// PROXY protocol header: proxy_protocol is on and peer is trusted.
+func (l *listeners) expectsHeader(peer netip.Addr) bool {
+	return l.proxyOn.Load() && l.trusted(peer)
+}
+
+// setProxyProtocol switches PROXY protocol headers on or off for
+// connections accepted from now on.
+func (l *listeners) setProxyProtocol(on bool) { l.proxyOn.Store(on) }
+
+// rebind binds sockets for addresses that changed between old and cfg, and
+// applies cfg's server.max_connections. On error nothing changes. The new
+// sockets are in fresh(), the replaced ones are closed by closeRetired.
 func (l *listeners) rebind(cfg, old *config.Config) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.newOnes, l.retired = nil, nil
 	if l.activated {
+		connLimit.SetMax(cfg.Server.MaxConnections)
 		return nil // addresses come from the socket units
 	}
 	var https, http net.Listener
-	if cfg.Server.HTTPS != old.Server.HTTPS || cfg.Server.ProxyProtocol != old.Server.ProxyProtocol {
+	if cfg.Server.HTTPS != old.Server.HTTPS {
 		raw, err := net.Listen("tcp", cfg.Server.HTTPS)
 		if err != nil {
 			return fmt.Errorf("listening on server.https %s: %w", cfg.Server.HTTPS, err)
@@ -99,6 +121,7 @@ func (l *listeners) rebind(cfg, old *config.Config) error {
 			}
 			return fmt.Errorf("listening on server.http %s: %w", cfg.Server.HTTP, err)
 		}
+		http = connLimit.Listener(http)
 	}
 	if https != nil {
 		l.retired = append(l.retired, l.https)
@@ -114,6 +137,7 @@ func (l *listeners) rebind(cfg, old *config.Config) error {
 			l.newOnes = append(l.newOnes, http)
 		}
 	}
+	connLimit.SetMax(cfg.Server.MaxConnections) // reload is the last step that can fail before the swap
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"tlsfront/config"
@@ -38,6 +39,9 @@ func (d *daemon) reload() {
 		d.metrics.Reload(false)
 		_ = service.Status("reload failed; serving the previous configuration")
 		return
+	}
+	for _, key := range restartOnly(old.cfg, rt.cfg) {
+		d.logger.Warn().Str("key", key).Msg("changed, but applied only at restart; the old value stays in effect")
 	}
 	for _, w := range rt.warnings {
 		d.logger.Warn().Msg(w)
@@ -108,7 +112,15 @@ func fingerprint(cfg *config.Config) [32]byte {
 			return
 		}
 		if fi, err := os.Stat(p); err == nil {
-			fmt.Fprintf(h, "%s %d %d %v\n", p, fi.Size(), fi.ModTime().UnixNano(), fi.Sys())
+			fmt.Fprintf(h, "%s %d %d", p, fi.Size(), fi.ModTime().UnixNano())
+			// Identity and change time catch a file renamed over another
+			// with the same size and mtime (cp -p, certbot's symlinks). Not
+			// the whole Stat_t: reading the files updates their atime,
+			// which would make every reload trigger another one.
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				fmt.Fprintf(h, " %d %d %d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
+			}
+			fmt.Fprintln(h)
 		} else {
 			fmt.Fprintf(h, "%s missing\n", p)
 		}
@@ -124,4 +136,27 @@ func fingerprint(cfg *config.Config) [32]byte {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+// restartOnly lists the keys that changed between old and cfg but are fixed
+// for the process's life (server limits, logging, the metrics listener).
+func restartOnly(old, cfg *config.Config) []string {
+	var keys []string
+	check := func(key string, changed bool) {
+		if changed {
+			keys = append(keys, key)
+		}
+	}
+	check("server.read_header_timeout", old.Server.ReadHeaderTimeout != cfg.Server.ReadHeaderTimeout)
+	check("server.idle_timeout", old.Server.IdleTimeout != cfg.Server.IdleTimeout)
+	check("server.max_header_bytes", old.Server.MaxHeaderBytes != cfg.Server.MaxHeaderBytes)
+	check("server.metrics", old.Server.Metrics != cfg.Server.Metrics)
+	check("server.watch_interval", old.Server.WatchInterval != cfg.Server.WatchInterval)
+	// Go cannot go back to automatic keys on a config that had fixed ones.
+	check("tls.ticket_keys (removed: the last shared keys stay in use)", old.TLS.TicketKeys != "" && cfg.TLS.TicketKeys == "")
+	check("log.level", old.Log.Level != cfg.Log.Level)
+	check("log.format", old.Log.Format != cfg.Log.Format)
+	check("log.output", old.Log.Output != cfg.Log.Output)
+	check("log.access_file", old.Log.AccessFile != cfg.Log.AccessFile)
+	return keys
 }

@@ -84,6 +84,13 @@ type daemon struct {
 
 // serve runs tlsfront until SIGTERM or SIGINT and returns the exit code.
 func serve(path string, stderr io.Writer) int {
+	// Signals are caught from the start, not only once loop runs: systemd
+	// may send SIGHUP (systemctl reload) as soon as READY=1 arrives, and
+	// SIGHUP's default action would end the process. Signals that arrive
+	// while starting wait in the channel.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
 	activated, err := service.Listeners() // first: it unsets LISTEN_* for children
 	if err != nil {
 		fail(stderr, fmt.Errorf("socket activation: %w", err))
@@ -121,6 +128,7 @@ func serve(path string, stderr io.Writer) int {
 	}
 
 	d.metrics = metrics.New(metrics.Options{Version: versionString(), Healthy: d.healthy.Load})
+	d.metrics.WatchConnLimit(connLimit)
 	d.holder = tlsconf.NewHolder(rt.state)
 	if keys != nil {
 		d.holder.Config().SetSessionTicketKeys(keys)
@@ -165,7 +173,7 @@ func serve(path string, stderr io.Writer) int {
 		Str("profile", rt.policy.Profile).Int("sites", len(rt.sites)).Str("version", versionString()).
 		Msg("tlsfront serving")
 
-	code := d.loop()
+	code := d.loop(sigs)
 
 	_ = service.Stopping()
 	d.healthy.Store(false)
@@ -175,10 +183,7 @@ func serve(path string, stderr io.Writer) int {
 }
 
 // loop handles signals and certificate changes until it is time to stop.
-func (d *daemon) loop() int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
+func (d *daemon) loop(sigs <-chan os.Signal) int {
 	changed := make(chan struct{}, 1)
 	go d.watchFiles(changed)
 	staples := time.NewTicker(30 * time.Second)
@@ -319,11 +324,12 @@ func (d *daemon) openAccessLog(cfg *config.Config) error {
 	return nil
 }
 
-// setTrusted publishes rt's trusted proxies to the PROXY protocol listener
-// and rt's file list to the watcher.
+// setTrusted publishes rt's trusted proxies and proxy_protocol switch to
+// the PROXY protocol listener and rt's file list to the watcher.
 func (d *daemon) setTrusted(rt *runtime) {
 	t, _ := headers.ParseTrustedProxies(rt.cfg.Headers.TrustedProxies) // validated by build
 	d.trust.Store(&t)
+	d.lns.setProxyProtocol(rt.cfg.Server.ProxyProtocol)
 	d.watchCfg.Store(rt.cfg)
 }
 

@@ -1,0 +1,385 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ConnLimiter caps the client connections open at once across the
+// listeners it wraps (server.max_connections). It is the first thing a
+// connection meets, before a PROXY protocol header or a TLS handshake: a
+// connection past the limit is accepted and closed at once, so the accept
+// loop never spins on it and the client sees a closed connection instead
+// of waiting in the backlog. Refusals are counted and logged, at most one
+// line per LogInterval. Its methods are safe for concurrent use.
+type ConnLimiter struct {
+	max     atomic.Int64
+	open    atomic.Int64
+	refused atomic.Uint64
+
+	// LogInterval is the shortest time between two refusal log lines; each
+	// line says how many connections were refused since the last. Zero
+	// means 10s. Set it before use.
+	LogInterval time.Duration
+	// Now is the clock of the log rate limit. Nil means time.Now. Set it
+	// before use.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	logger   zerolog.Logger
+	lastLog  time.Time
+	unlogged uint64
+}
+
+// NewConnLimiter returns a limiter allowing max connections at once; 0
+// means unlimited. It logs nothing until SetLogger.
+func NewConnLimiter(n int) *ConnLimiter {
+	l := &ConnLimiter{logger: zerolog.Nop()}
+	l.SetMax(n)
+	return l
+}
+
+// SetMax changes the limit; 0 (or less) means unlimited. Lowering it below
+// the connections open closes none of them: new ones are refused until
+// enough have closed.
+func (l *ConnLimiter) SetMax(n int) { l.max.Store(int64(max(n, 0))) }
+
+// SetLogger sets where refusals are reported.
+func (l *ConnLimiter) SetLogger(logger zerolog.Logger) {
+	l.mu.Lock()
+	l.logger = logger
+	l.mu.Unlock()
+}
+
+// Max returns the limit; 0 means unlimited.
+func (l *ConnLimiter) Max() int { return int(l.max.Load()) }
+
+// Open returns how many connections accepted through the limiter are not
+// closed yet.
+func (l *ConnLimiter) Open() int { return int(l.open.Load()) }
+
+// Refused returns how many connections were refused since the start.
+func (l *ConnLimiter) Refused() uint64 { return l.refused.Load() }
+
+// Listener wraps ln: its connections count against the limit until closed.
+func (l *ConnLimiter) Listener(ln net.Listener) net.Listener {
+	return &limitListener{Listener: ln, l: l}
+}
+
+func (l *ConnLimiter) acquire() bool {
+	for {
+		n, limit := l.open.Load(), l.max.Load()
+		if limit > 0 && n >= limit {
+			return false
+		}
+		if l.open.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (l *ConnLimiter) refuse(c net.Conn) {
+	defer c.Close() // last: whoever sees the close sees the count and the log line
+	remote := c.RemoteAddr().String()
+	l.refused.Add(1)
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	every := l.LogInterval
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unlogged++
+	t := now()
+	if !l.lastLog.IsZero() && t.Sub(l.lastLog) < every {
+		return
+	}
+	l.logger.Warn().Int64("max_connections", l.max.Load()).Uint64("refused", l.unlogged).
+		Str("last_client", remote).Dur("log_interval", every).
+		Msg("server.max_connections reached: refusing new connections (count since the last such line)")
+	l.lastLog, l.unlogged = t, 0
+}
+
+type limitListener struct {
+	net.Listener
+	l *ConnLimiter
+}
+
+// Accept returns the next connection within the limit, closing those past
+// it. Each refusal consumes a connection the client made, so the loop does
+// work only when clients do.
+func (ll *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ll.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ll.l.acquire() {
+			return &limitConn{Conn: c, l: ll.l}, nil
+		}
+		ll.l.refuse(c)
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	l      *ConnLimiter
+	closed atomic.Bool
+}
+
+func (c *limitConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.l.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// Limits bound what one proxied request may cost.
+type Limits struct {
+	// MaxBodyBytes is the largest request body in bytes. A request that
+	// declares a larger Content-Length gets 413 without the backend being
+	// asked; a chunked (HTTP/1.1) or undeclared (HTTP/2) body that grows
+	// past it is cut, the backend's request aborted, and the client gets
+	// 413 unless the backend already answered. Zero means unlimited.
+	MaxBodyBytes int64
+	// ReadTimeout is the longest pause, in a backend's response body,
+	// between asking for data and getting some. Past it the backend
+	// connection is dropped and the client's response is cut short (the
+	// HTTP/1.1 connection closed, the HTTP/2 stream reset), never passed
+	// off as complete. Time spent waiting for a slow client to take data
+	// does not count. Zero means no limit.
+	ReadTimeout time.Duration
+}
+
+// ErrBackendStalled is the error a backend response body read returns once
+// Limits.ReadTimeout passed without data.
+var ErrBackendStalled = errors.New("backend sent no response body data within proxy.read_timeout")
+
+// SetLimits applies l to every site of h. Call it once, before h serves.
+// Whatever the limits, h then also refuses what it must never forward:
+// CONNECT (405: a legacy Apache with mod_proxy_connect would open a
+// tunnel) and targets that are not origin-form once routed (400: Go parses
+// "GET host:port" as an opaque URL that would reach Apache as "GET port");
+// a malformed request body (bad chunk framing) gets 400 instead of 502;
+// and a backend response body that fails before its end (reset, truncated,
+// stalled) is logged once as a warning.
+func (h *Handler) SetLimits(l Limits) {
+	for i := range h.sites {
+		rp := h.sites[i].rp
+		rp.Transport = limitTransport{next: rp.Transport, limits: l, logger: h.opts.Logger}
+		backendErr := rp.ErrorHandler
+		rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			var tooLarge *http.MaxBytesError
+			var ref *refusal
+			switch {
+			case r.Context().Err() != nil: // the client went away (499)
+				backendErr(w, r, err)
+			case errors.As(err, &tooLarge):
+				h.opts.Logger.Info().Str("host", r.Host).Str("path", r.URL.Path).Int64("max_body_bytes", tooLarge.Limit).
+					Msg("request body over proxy.max_body_bytes refused")
+				errorPage(w, http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("The request body is larger than this server accepts (%d bytes).", tooLarge.Limit))
+			case errors.As(err, &ref):
+				h.opts.Logger.Info().Err(ref).Str("host", r.Host).Str("method", r.Method).Int("status", ref.status).
+					Msg("request refused")
+				if ref.status == http.StatusMethodNotAllowed {
+					w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
+				}
+				errorPage(w, ref.status, ref.text)
+			default: // the backend's failure (502, 504)
+				backendErr(w, r, err)
+			}
+		}
+	}
+}
+
+// refusal is a request tlsfront does not forward, or whose forwarding it
+// abandoned because of the client, with the status to answer.
+type refusal struct {
+	status int
+	text   string // for the error page
+	err    error  // the cause, when the client's body failed
+}
+
+func (r *refusal) Error() string {
+	if r.err != nil {
+		return r.text + ": " + r.err.Error()
+	}
+	return r.text
+}
+
+func (r *refusal) Unwrap() error { return r.err }
+
+// limitTransport enforces Limits on each request to a backend.
+type limitTransport struct {
+	next   http.RoundTripper
+	limits Limits
+	logger zerolog.Logger
+}
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodConnect:
+		return nil, &refusal{status: http.StatusMethodNotAllowed, text: "CONNECT is not forwarded."}
+	case r.URL.Opaque != "" || r.URL.Path != "" && r.URL.Path[0] != '/':
+		return nil, &refusal{status: http.StatusBadRequest, text: "The request target is not a path."}
+	}
+	var body *clientBody
+	if r.Body != nil && r.Body != http.NoBody {
+		max := t.limits.MaxBodyBytes
+		if max > 0 && r.ContentLength > max {
+			r.Body.Close()
+			return nil, &http.MaxBytesError{Limit: max}
+		}
+		body = &clientBody{rc: r.Body, left: max, limit: max}
+		r2 := *r // a RoundTripper must not change the request it is given
+		r2.Body = body
+		r = &r2
+	}
+	parent := r.Context()
+	ctx, cancel := context.WithCancelCause(parent)
+	r = r.WithContext(ctx)
+	res, err := t.next.RoundTrip(r)
+	if err != nil {
+		cancel(nil)
+		if be := body.failure(); be != nil && parent.Err() == nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(be, &tooLarge) {
+				return nil, be
+			}
+			return nil, &refusal{status: http.StatusBadRequest, text: "The request body is malformed.", err: be}
+		}
+		return nil, err
+	}
+	if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
+		res.Body = upgradedBody{rwc, cancel} // ReverseProxy needs it writable; no timeout on a tunnel
+		return res, nil
+	}
+	res.Body = newWatchedBody(res.Body, t.limits.ReadTimeout, parent, cancel, t.logger, r)
+	return res, nil
+}
+
+// upgradedBody is the backend side of a 101 Switching Protocols tunnel.
+type upgradedBody struct {
+	io.ReadWriteCloser
+	cancel context.CancelCauseFunc
+}
+
+func (u upgradedBody) Close() error {
+	err := u.ReadWriteCloser.Close()
+	u.cancel(nil)
+	return err
+}
+
+// clientBody is a request body on its way to the backend: it fails with
+// *http.MaxBytesError once more than limit bytes were read (limit 0: no
+// limit), and remembers the first error reading it, so that a failed
+// round trip can be blamed on the client when the client's body broke.
+type clientBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+	mu          sync.Mutex
+	err         error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.limit > 0 && int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte past the limit is enough to know
+	}
+	n, err := b.rc.Read(p)
+	if b.limit > 0 {
+		b.left -= int64(n)
+		if b.left < 0 {
+			n, err = n+int(b.left), &http.MaxBytesError{Limit: b.limit}
+			b.left = 0 // the next Read asks for one byte and fails again
+		}
+	}
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
+
+// failure returns the first error reading the body; nil for a nil body.
+func (b *clientBody) failure() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// watchedBody is a backend response body that is cut when a read waits
+// longer than timeout, and that logs once when it fails before its end.
+type watchedBody struct {
+	rc      io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer // runs only while a Read waits on the backend
+	fired   atomic.Bool
+	parent  context.Context // the client's request: done when the client left
+	cancel  context.CancelCauseFunc
+	logger  zerolog.Logger
+	req     *http.Request
+	logged  bool
+	closeMu sync.Once
+}
+
+func newWatchedBody(rc io.ReadCloser, timeout time.Duration, parent context.Context, cancel context.CancelCauseFunc, logger zerolog.Logger, req *http.Request) *watchedBody {
+	b := &watchedBody{rc: rc, timeout: timeout, parent: parent, cancel: cancel, logger: logger, req: req}
+	if timeout > 0 {
+		b.timer = time.AfterFunc(time.Hour, func() {
+			b.fired.Store(true)
+			cancel(ErrBackendStalled) // the transport drops the backend connection; the Read returns
+		})
+		b.timer.Stop()
+	}
+	return b
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	if b.timer != nil {
+		b.timer.Reset(b.timeout)
+	}
+	n, err := b.rc.Read(p)
+	if b.timer != nil && !b.timer.Stop() && b.fired.Load() {
+		n, err = 0, ErrBackendStalled
+	}
+	if err != nil && err != io.EOF && !b.logged {
+		b.logged = true
+		if b.parent.Err() == nil { // not the client going away
+			b.logger.Warn().Err(err).Str("host", b.req.Host).Str("path", b.req.URL.Path).
+				Msg("backend response cut short: the client's response is truncated")
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	err := b.rc.Close()
+	b.closeMu.Do(func() {
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		b.cancel(nil)
+	})
+	return err
+}

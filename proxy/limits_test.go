@@ -1,0 +1,452 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+)
+
+// verifyNoLeaks checks, after every other clean-up of the test, that no
+// goroutine it started is left.
+func verifyNoLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// logBuffer is a zerolog destination safe for concurrent writes and reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count returns how many lines contain s.
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// countingListener counts the Accept calls that returned a connection.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (c *countingListener) Accept() (net.Conn, error) {
+	conn, err := c.Listener.Accept()
+	if err == nil {
+		c.accepted.Add(1)
+	}
+	return conn, err
+}
+
+// closedByPeer reports whether the server closed c within 5 s.
+func closedByPeer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+func TestConnLimiter(t *testing.T) {
+	verifyNoLeaks(t)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &countingListener{Listener: raw}
+	var logs logBuffer
+	now := time.Unix(1_700_000_000, 0)
+	var clock sync.Mutex
+	lim := NewConnLimiter(2)
+	lim.SetLogger(zerolog.New(&logs))
+	lim.Now = func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	advance := func(d time.Duration) { clock.Lock(); now = now.Add(d); clock.Unlock() }
+	ln := lim.Listener(inner)
+	accepted := make(chan net.Conn, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	next := func() net.Conn {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("connection within the limit was not accepted")
+			return nil
+		}
+	}
+
+	dial()
+	dial()
+	s1, s2 := next(), next()
+	if lim.Open() != 2 {
+		t.Fatalf("Open() = %d after two accepts, want 2", lim.Open())
+	}
+	for i := 0; i < 5; i++ {
+		if c := dial(); !closedByPeer(c) {
+			t.Fatalf("connection %d past the limit was not closed", i+3)
+		}
+	}
+	if got := lim.Refused(); got != 5 {
+		t.Errorf("Refused() = %d, want 5", got)
+	}
+	if got := logs.count("max_connections reached"); got != 1 {
+		t.Errorf("5 refusals within the log interval wrote %d lines, want 1:\n%s", got, logs.String())
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("a connection past the limit reached the server: %v", c.RemoteAddr())
+	default:
+	}
+
+	t.Run("no spin at the limit", func(t *testing.T) {
+		before := inner.accepted.Load()
+		time.Sleep(200 * time.Millisecond) // nobody dials: nothing may be accepted
+		if got := inner.accepted.Load() - before; got != 0 {
+			t.Errorf("the accept loop took %d connections while no client dialled", got)
+		}
+	})
+
+	t.Run("log line per interval with the count since the last", func(t *testing.T) {
+		advance(9 * time.Second)
+		closedByPeer(dial())
+		advance(2 * time.Second)
+		closedByPeer(dial())
+		if got := logs.count("max_connections reached"); got != 2 {
+			t.Fatalf("got %d log lines, want 2 (one per 10s):\n%s", got, logs.String())
+		}
+		if !strings.Contains(logs.String(), `"refused":6`) {
+			t.Errorf("second line does not count the 6 refusals since the first:\n%s", logs.String())
+		}
+	})
+
+	t.Run("a closed connection frees its slot once", func(t *testing.T) {
+		s1.Close()
+		s1.Close() // twice: counted once
+		if lim.Open() != 1 {
+			t.Fatalf("Open() = %d after closing one of two, want 1", lim.Open())
+		}
+		dial()
+		next()
+		if c := dial(); !closedByPeer(c) {
+			t.Error("the limit was not enforced again once the slot was taken")
+		}
+	})
+
+	t.Run("raised to unlimited", func(t *testing.T) {
+		lim.SetMax(0)
+		for i := 0; i < 3; i++ {
+			dial()
+			next().Close()
+		}
+	})
+	s2.Close()
+}
+
+// limitsHandler is a Handler with l in front of backend.
+func limitsHandler(t *testing.T, backend string, l Limits, logger zerolog.Logger) http.Handler {
+	t.Helper()
+	h := newHandler(t, backend)
+	h.opts.Logger = logger
+	h.SetLimits(l)
+	return Observe(h, func(*Entry) {})
+}
+
+// hideLength hides a reader's length, so clients send it chunked (HTTP/1.1)
+// or without Content-Length (HTTP/2).
+type hideLength struct{ io.Reader }
+
+func TestBodyLimit(t *testing.T) {
+	verifyNoLeaks(t)
+	const limit = 100 << 10
+	var mu sync.Mutex
+	var got []string // per backend request: bytes read and the read error
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%d %v", n, err))
+		mu.Unlock()
+		fmt.Fprintf(w, "%d", n)
+	}))
+	t.Cleanup(backend.Close)
+	var logs logBuffer
+	srv, client := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: limit}, zerolog.New(&logs)))
+	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(h1.CloseIdleConnections)
+
+	for _, tt := range []struct {
+		name        string
+		client      *http.Client
+		size        int
+		hide        bool // no Content-Length
+		wantStatus  int
+		wantBackend string // what the backend read; "" = not asked; "cut" = read failed
+	}{
+		{"h1 at the limit", h1, limit, false, 200, "102400 <nil>"},
+		{"h1 declared over", h1, limit + 1, false, 413, ""},
+		{"h1 chunked at the limit", h1, limit, true, 200, "102400 <nil>"},
+		{"h1 chunked over", h1, 4 * limit, true, 413, "cut"},
+		{"h2 at the limit", client, limit, false, 200, "102400 <nil>"},
+		{"h2 declared over", client, 10 * limit, false, 413, ""},
+		{"h2 undeclared over", client, 4 * limit, true, 413, "cut"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			var body io.Reader = bytes.NewReader(make([]byte, tt.size))
+			if tt.hide {
+				body = hideLength{body}
+			}
+			res, err := tt.client.Post(srv.URL+"/up", "application/octet-stream", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d", res.StatusCode, tt.wantStatus)
+			}
+			var seen []string
+			wait := 2 * time.Second
+			if tt.wantBackend == "" {
+				wait = 100 * time.Millisecond // a request that should not come
+			}
+			for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+				mu.Lock()
+				seen = append([]string(nil), got...)
+				mu.Unlock()
+				if (len(seen) > 0 && tt.wantBackend != "") || time.Now().After(deadline) {
+					break
+				}
+			}
+			switch {
+			case tt.wantBackend == "" && len(seen) != 0:
+				t.Errorf("backend was asked (%v), want not", seen)
+			case tt.wantBackend == "cut" && (len(seen) != 1 || strings.HasSuffix(seen[0], "<nil>")):
+				t.Errorf("backend read %v, want one request whose body read failed", seen)
+			case tt.wantBackend != "" && tt.wantBackend != "cut" && (len(seen) != 1 || seen[0] != tt.wantBackend):
+				t.Errorf("backend read %v, want [%s]", seen, tt.wantBackend)
+			}
+		})
+	}
+	if n := logs.count("max_body_bytes refused"); n != 4 {
+		t.Errorf("%d log lines for 4 refused bodies, want 4:\n%s", n, logs.String())
+	}
+}
+
+func TestReadTimeout(t *testing.T) {
+	verifyNoLeaks(t)
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/stall":
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 100))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/big":
+			w.Write(make([]byte, 8<<20)) // more than the socket buffers hold
+		case "/reset":
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 100))
+			w.(http.Flusher).Flush()
+			c, _, _ := http.NewResponseController(w).Hijack()
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}))
+	t.Cleanup(backend.Close)
+	t.Cleanup(func() { close(release) })
+	var logs logBuffer
+	srv, client := serveTLS(t, limitsHandler(t, backend.URL, Limits{ReadTimeout: 300 * time.Millisecond}, zerolog.New(&logs)))
+	client.Timeout = 10 * time.Second
+	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(h1.CloseIdleConnections)
+
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+	}{{"h1", h1}, {"h2", client}} {
+		t.Run(c.name+" stalled body is cut, not completed", func(t *testing.T) {
+			before := logs.count("backend response cut short")
+			if n, err := getAll(c.client, srv.URL+"/stall"); err == nil || n >= 1000 {
+				t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
+			}
+			if got := logs.count("backend response cut short") - before; got != 1 {
+				t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
+			}
+		})
+		t.Run(c.name+" reset body is cut and logged once", func(t *testing.T) {
+			before := logs.count("backend response cut short")
+			if n, err := getAll(c.client, srv.URL+"/reset"); err == nil || n >= 1000 {
+				t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
+			}
+			if got := logs.count("backend response cut short") - before; got != 1 {
+				t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
+			}
+		})
+		t.Run(c.name+" slow client is not a slow backend", func(t *testing.T) {
+			res, err := c.client.Get(srv.URL + "/big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if _, err := io.ReadFull(res.Body, make([]byte, 64<<10)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second) // the proxy waits on us, not on the backend
+			n, err := io.Copy(io.Discard, res.Body)
+			if err != nil || n != 8<<20-64<<10 {
+				t.Errorf("after a pause the rest was %d bytes, err %v; want %d", n, err, 8<<20-64<<10)
+			}
+		})
+	}
+}
+
+func TestUpgradeWithLimits(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		line, _ := brw.ReadString('\n')
+		brw.WriteString("echo " + line)
+		brw.Flush()
+	}))
+	defer backend.Close()
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: 10, ReadTimeout: time.Second}, zerolog.Nop()))
+	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 101")) {
+		t.Fatalf("upgrade answered %q", buf[:n])
+	}
+	io.WriteString(conn, "ping\n")
+	n, err = conn.Read(buf)
+	if err != nil || string(buf[:n]) != "echo ping\n" {
+		t.Fatalf("after upgrade got %q, %v", buf[:n], err)
+	}
+}
+
+// getAll GETs url and reads the whole body. A response cut short fails
+// either before its headers arrive (they may still be buffered when the
+// connection is dropped) or while its body is read.
+func getAll(c *http.Client, url string) (int64, error) {
+	res, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	return io.Copy(io.Discard, res.Body)
+}
+
+// TestRefusals checks what SetLimits makes the handler refuse to forward,
+// with raw HTTP/1.1 requests the standard client would not send.
+func TestRefusals(t *testing.T) {
+	verifyNoLeaks(t)
+	var asked atomic.Int64
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(backend.Close)
+	var logs logBuffer
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{}, zerolog.New(&logs)))
+	for _, tt := range []struct {
+		name, req string
+		status    int
+		asked     bool // the backend saw the request begin
+	}{
+		{"CONNECT", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 405, false},
+		{"authority-form GET", "GET a.example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n", 400, false},
+		{"bad chunk size", "POST /x HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400, true},
+		{"chunk longer than its size", "POST /x HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", 400, true},
+		{"good chunked", "POST /x HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 200, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := asked.Load()
+			conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, tt.req)
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			if got := asked.Load() != before; got && !tt.asked {
+				t.Error("the backend was asked")
+			}
+		})
+	}
+	if n := logs.count("backend request failed"); n != 0 {
+		t.Errorf("client faults were logged as backend failures:\n%s", logs.String())
+	}
+}
