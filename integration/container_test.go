@@ -135,6 +135,7 @@ func containerTree(t *testing.T, root string) []string {
 // backend. chroot keeps the host's network namespace, so the test's
 // backend and client on 127.0.0.1 reach it.
 func TestContainerPremise(t *testing.T) {
+	t.Parallel()
 	var wrap []string // how to enter the root
 	if os.Geteuid() == 0 {
 		chroot := itest.RequireTool(t, "chroot")
@@ -245,12 +246,8 @@ format = "json"
 	t.Run("health subcommand", func(t *testing.T) {
 		hargs := append(append([]string{}, wrap...), root, "/tlsfront", "health", "-config", "/etc/tlsfront/tlsfront.toml")
 		out, err := exec.Command(hargs[0], hargs[1:]...).CombinedOutput()
-		if bytes.Contains(out, []byte(`unexpected argument "health"`)) {
-			// TODO(lead): remove this skip once cmd/tlsfront has `health`.
-			t.Skip("tlsfront has no health subcommand yet; the Dockerfile's HEALTHCHECK needs it")
-		}
-		if err != nil {
-			t.Errorf("tlsfront health in the root: %v\n%s", err, out)
+		if err != nil || !bytes.HasPrefix(out, []byte("ok: TLS")) {
+			t.Errorf("tlsfront health in the root: %v\n%s\nwant exit 0 and \"ok: TLS...\"", err, out)
 		}
 	})
 
@@ -267,6 +264,12 @@ format = "json"
 	case <-time.After(40 * time.Second):
 		t.Fatalf("tlsfront did not exit within 40s of SIGTERM\nlogs:\n%s", logs.String())
 	}
+	t.Run("health fails when nothing serves", func(t *testing.T) {
+		hargs := append(append([]string{}, wrap...), root, "/tlsfront", "health", "-config", "/etc/tlsfront/tlsfront.toml", "-timeout", "2s")
+		if out, err := exec.Command(hargs[0], hargs[1:]...).CombinedOutput(); err == nil {
+			t.Errorf("tlsfront health succeeded after the server stopped:\n%s", out)
+		}
+	})
 	if !containerJSONLines(logs.String()) {
 		t.Errorf("the log is not JSON lines:\n%s", logs.String())
 	}
