@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"tlsfront/audit"
 	"tlsfront/headers"
 )
 
@@ -38,6 +39,9 @@ Usage:
                                    pin from a spare key or CSR for headers.hpkp.backup_pins
   tlsfront health [-config FILE]   one TLS handshake with the running https listener (for
                                    container HEALTHCHECKs); exit 0 when it completes
+  tlsfront audit HOST[:PORT]       grade any TLS server offline, the way SSL Labs would
+                                   (-sni, -json, -timeout, -min-grade, -ca, -http; see
+                                   tlsfront audit -h)
   tlsfront version                 print the version and exit
 
 Flags:
@@ -75,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runPins(args[1:], stdout, stderr)
 		case "health":
 			return runHealth(args[1:], stdout, stderr)
+		case "audit":
+			return audit.Main(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("tlsfront", flag.ContinueOnError)
