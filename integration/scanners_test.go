@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"tlsfront/headers"
 	"tlsfront/internal/itest"
+	"tlsfront/internal/testca"
 )
 
 // tutorialCiphers is the tutorial's recommended SSLCipherSuite.
@@ -60,7 +62,12 @@ func weakSuite(name string) bool {
 func TestTestssl(t *testing.T) {
 	t.Parallel()
 	itest.RequireTool(t, "testssl")
-	f := startFront(t, frontOptions{Profile: "tutorial", Certs: []string{"rsa2048", "ecdsa256"}, NoHTTP: true})
+	// HPKP enforcing, with a backup pin of a key that is not served, so
+	// testssl's -h parses Public-Key-Pins too.
+	spare := testca.New(t).Leaf(t, testca.LeafOptions{})
+	backup := headers.PinSHA256(spare.Cert().RawSubjectPublicKeyInfo)
+	f := startFront(t, frontOptions{Profile: "tutorial", Certs: []string{"rsa2048", "ecdsa256"}, NoHTTP: true,
+		Headers: fmt.Sprintf("[headers.hpkp]\nenabled = true\nreport_only = false\nbackup_pins = [%q]\n", backup)})
 	r := itest.Testssl(t, fmt.Sprintf("https://127.0.0.1:%d/", f.Front.HTTPSPort))
 	t.Logf("testssl findings:\n%s", r)
 
@@ -116,6 +123,24 @@ func TestTestssl(t *testing.T) {
 		}
 		if h := r.Require(t, "HSTS_preload"); h.Finding != "domain IS marked for preloading" {
 			t.Errorf("HSTS_preload = %+v", h)
+		}
+	})
+	t.Run("HPKP", func(t *testing.T) {
+		if h := r.Require(t, "HPKP_SPKIs"); h.Finding != "3 keys pinned in header" {
+			t.Errorf("HPKP_SPKIs = %+v, want the 2 served keys and the backup", h)
+		}
+		// testssl 3.0.8 compares the pins with the one certificate its own
+		// handshake got (ECDSA, preferred by the server); the RSA pin is
+		// listed like a backup. Both served pins must be in the header.
+		for kt, leaf := range f.Leaves {
+			pin := headers.PinSHA256(leaf.Cert().RawSubjectPublicKeyInfo)
+			h := r.Require(t, "HPKP_"+strings.TrimRight(pin, "="))
+			if kt == "ecdsa256" && !strings.Contains(h.Finding, "matches the host certificate") {
+				t.Errorf("%s pin %s: %+v, want it to match the host certificate", kt, pin, h)
+			}
+		}
+		if h := r.Require(t, "HPKP_"+strings.TrimRight(backup, "=")); !strings.Contains(h.Finding, "doesn't match anything") {
+			t.Errorf("backup pin: %+v, want a backup matching nothing served", h)
 		}
 	})
 	t.Run("certificates", func(t *testing.T) {

@@ -30,6 +30,9 @@ type frontOptions struct {
 	Backend string
 	// NoHTTP disables the plain listener (server.http = "").
 	NoHTTP bool
+	// Headers is appended to the [headers] table verbatim (e.g. an
+	// [headers.hpkp] table).
+	Headers string
 }
 
 // fixture is a running tlsfront, its Apache backend and its CA.
@@ -79,7 +82,7 @@ state_dir = "state"
 %s
 [headers]
 hsts = %q
-
+%s
 [[site]]
 names = ["localhost"]
 backend = %q
@@ -87,7 +90,7 @@ backend = %q
 [log]
 level = "info"
 format = "json"
-`, itest.FreePort(t), httpAddr, tlsKeys.String(), hstsValue, backend, certs.String())
+`, itest.FreePort(t), httpAddr, tlsKeys.String(), hstsValue, o.Headers, backend, certs.String())
 	f.Front = itest.StartTlsfront(t, f.Dir, cfg)
 	return f
 }

@@ -10,10 +10,13 @@
 #    when CI=true.
 # 2. go vet, staticcheck, gofmt -l: any finding fails the run.
 # 3. go test -count=1 -timeout 20m ./...
+# 4. every native fuzz target for FUZZTIME (default 10s) via scripts/fuzz.sh
 #
 # Environment:
 #   CI=true              missing tools fail tests instead of skipping them
 #   SKIP_INSTALL=1       never run apt-get
+#   SKIP_FUZZ=1          skip step 4, the bounded fuzzing of every target
+#   FUZZTIME             time per fuzz target (default 10s)
 #   STATICCHECK_VERSION  module version of honnef.co/go/tools (default below)
 #   GOTESTFLAGS          extra flags for go test (e.g. "-run TestProxy -v")
 #   TEST_PACKAGES        packages to test (default ./...; vet, staticcheck
@@ -103,6 +106,13 @@ pkgs="${TEST_PACKAGES:-./...}"
 log "go test -count=1 -timeout 20m ${GOTESTFLAGS:-} $pkgs"
 # shellcheck disable=SC2086 # GOTESTFLAGS and pkgs are lists
 go test -count=1 -timeout 20m ${GOTESTFLAGS:-} $pkgs || status=1
+
+# --- 4. fuzzing -------------------------------------------------------------
+# Every fuzz target for a bounded time (11 targets x FUZZTIME); a crasher is
+# written under testdata/fuzz and becomes a regression test. SKIP_FUZZ=1 skips.
+if [ "${SKIP_FUZZ:-}" != 1 ]; then
+	FUZZTIME="${FUZZTIME:-10s}" bash scripts/fuzz.sh || status=1
+fi
 
 # --- leftovers --------------------------------------------------------------
 # Every test stops what it started; a survivor is a bug in a clean-up.
