@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -67,10 +68,10 @@ func (c *Config) validate() []Problem {
 	}
 
 	// [tls]
-	if !contains(Profiles, c.TLS.Profile) {
+	if !slices.Contains(Profiles, c.TLS.Profile) {
 		bad("tls.profile", "%s is not a profile (want one of %s)", quote(c.TLS.Profile), strings.Join(Profiles, ", "))
 	}
-	if c.TLS.MinVersion != "" && !contains(TLSVersions, c.TLS.MinVersion) {
+	if c.TLS.MinVersion != "" && !slices.Contains(TLSVersions, c.TLS.MinVersion) {
 		bad("tls.min_version", `%s is not a TLS version (want "1.0".."1.3")`, quote(c.TLS.MinVersion))
 	}
 	if c.TLS.TicketKeys != "" && !c.TLS.SessionTickets {
@@ -136,7 +137,7 @@ func (c *Config) validate() []Problem {
 		if u, err := url.Parse(c.ACME.CA); err != nil || u.Scheme != "https" || u.Host == "" {
 			bad("acme.ca", "%s is not an https:// directory URL", quote(c.ACME.CA))
 		}
-		if !contains([]string{"ecdsa256", "rsa2048"}, c.ACME.KeyType) {
+		if !slices.Contains([]string{"ecdsa256", "rsa2048"}, c.ACME.KeyType) {
 			bad("acme.key_type", "%s is not a key type (want ecdsa256 or rsa2048)", quote(c.ACME.KeyType))
 		}
 		if len(c.ACME.Challenges) == 0 {
@@ -204,31 +205,22 @@ func (c *Config) validate() []Problem {
 	}
 
 	// [log]
-	if !contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", "%s is not a level (want debug, info, warn or error)", quote(c.Log.Level))
 	}
-	if !contains([]string{"", "json", "console"}, c.Log.Format) {
+	if !slices.Contains([]string{"", "json", "console"}, c.Log.Format) {
 		bad("log.format", "%s is not a format (want json or console)", quote(c.Log.Format))
 	}
-	if !contains([]string{"stderr", "stdout"}, c.Log.Output) {
+	if !slices.Contains([]string{"stderr", "stdout"}, c.Log.Output) {
 		bad("log.output", "%s is not an output (want stderr or stdout)", quote(c.Log.Output))
 	}
-	if !contains([]string{"json", "combined"}, c.Log.AccessFormat) {
+	if !slices.Contains([]string{"json", "combined"}, c.Log.AccessFormat) {
 		bad("log.access_format", "%s is not a format (want json, or combined for Apache-era tools)", quote(c.Log.AccessFormat))
 	}
 	return ps
 }
 
 var hstsRE = regexp.MustCompile(`(?i)(^|;)\s*max-age\s*=\s*"?[0-9]+"?\s*(;|$)`)
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // checkAddr returns why addr is not a listen address, or "".
 func checkAddr(addr string) string {
