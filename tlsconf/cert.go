@@ -181,7 +181,7 @@ func ParseCert(certPEM, keyPEM []byte) (*Cert, error) {
 	return &Cert{
 		Chain:   chain,
 		KeyType: kt,
-		TLS:     tls.Certificate{Certificate: der, PrivateKey: key, Leaf: chain[0]},
+		TLS:     tls.Certificate{Certificate: der, PrivateKey: fastSigner(key), Leaf: chain[0]},
 	}, nil
 }
 
@@ -242,7 +242,7 @@ func (c *Cert) Warnings(now time.Time) []string {
 	case now.Before(leaf.NotBefore):
 		w = append(w, fmt.Sprintf("certificate is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339)))
 	}
-	if p, ok := c.TLS.PrivateKey.(*rsa.PrivateKey); ok && p.N.BitLen() < 2048 {
+	if p, ok := c.TLS.PrivateKey.(crypto.Signer).Public().(*rsa.PublicKey); ok && p.N.BitLen() < 2048 {
 		w = append(w, fmt.Sprintf("RSA key of %d bits is weak (want 2048 or more)", p.N.BitLen()))
 	}
 	if len(c.Chain) == 1 && !isSelfSigned(leaf) {
