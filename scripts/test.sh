@@ -4,12 +4,14 @@
 #   bash scripts/test.sh
 #
 # 1. Installs the peers the tests drive (Apache, testssl.sh, nmap, sslscan,
-#    curl, openssl, iproute2, util-linux, procps, systemd) when any is missing and
+#    curl, openssl, iproute2, util-linux, procps, systemd; gcc and libssl-dev
+#    for the optional OpenSSL signer) when any is missing and
 #    we are root (or have password-less sudo) with apt-get. Otherwise it
 #    skips the install: tests needing a missing tool are skipped, or fail
 #    when CI=true.
 # 2. go vet, staticcheck, gofmt -l: any finding fails the run.
 # 3. go test -count=1 -timeout 20m ./...
+#    then the optional -tags openssl build (cgo): vet, staticcheck, its tests
 # 4. every native fuzz target for FUZZTIME (default 10s) via scripts/fuzz.sh
 #
 # Environment:
@@ -49,6 +51,11 @@ for cmd in "${!tools[@]}"; do
 		missing+=(${tools[$cmd]})
 	fi
 done
+
+# The optional OpenSSL RSA signer (go build -tags openssl) needs cgo: a C
+# compiler and libcrypto's headers.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+[ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	sudo=()
@@ -106,6 +113,25 @@ pkgs="${TEST_PACKAGES:-./...}"
 log "go test -count=1 -timeout 20m ${GOTESTFLAGS:-} $pkgs"
 # shellcheck disable=SC2086 # GOTESTFLAGS and pkgs are lists
 go test -count=1 -timeout 20m ${GOTESTFLAGS:-} $pkgs || status=1
+
+# --- 3b. the -tags openssl build ---------------------------------------------
+# The OpenSSL-backed RSA signer (tlsconf/signer_openssl.go) is optional and
+# off by default; its build is vetted and its tests run here with cgo.
+if command -v gcc >/dev/null 2>&1 && [ -f /usr/include/openssl/evp.h ]; then
+	log "-tags openssl: go vet, staticcheck, go test ./tlsconf ./cmd/tlsfront"
+	export CGO_ENABLED=1
+	go vet -tags openssl ./tlsconf ./cmd/tlsfront || status=1
+	if [ -x "$sc" ]; then
+		"$sc" -tags openssl ./tlsconf ./cmd/tlsfront || status=1
+	fi
+	go test -count=1 -tags openssl ./tlsconf ./cmd/tlsfront || status=1
+	unset CGO_ENABLED
+elif [ "${CI:-}" = true ]; then
+	log "gcc or libssl-dev missing under CI=true: the -tags openssl build cannot be tested"
+	status=1
+else
+	log "gcc or libssl-dev missing: skipping the -tags openssl build"
+fi
 
 # --- 4. fuzzing -------------------------------------------------------------
 # Every fuzz target for a bounded time (11 targets x FUZZTIME); a crasher is

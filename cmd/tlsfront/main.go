@@ -20,6 +20,7 @@ import (
 
 	"tlsfront/audit"
 	"tlsfront/headers"
+	"tlsfront/tlsconf"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -73,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
-			fmt.Fprintf(stdout, "tlsfront %s\n", versionString())
+			fmt.Fprintf(stdout, "tlsfront %s\nRSA signing: %s\n", versionString(), tlsconf.RSASigner())
 			return 0
 		case "pins":
 			return runPins(args[1:], stdout, stderr)

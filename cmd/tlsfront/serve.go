@@ -171,7 +171,7 @@ func serve(path string, stderr io.Writer) int {
 	go service.RunWatchdog(ctx, d.healthy.Load)
 	d.logger.Info().Str("https", d.lns.https.Addr().String()).Str("http", addrOf(d.lns.http)).
 		Str("profile", rt.policy.Profile).Int("sites", len(rt.sites)).Str("version", versionString()).
-		Msg("tlsfront serving")
+		Str("rsa_signer", tlsconf.RSASigner()).Msg("tlsfront serving")
 
 	code := d.loop(sigs)
 
