@@ -94,6 +94,7 @@ type Proxy struct {
 	MaxIdleConns          int      `toml:"max_idle_conns"`          // idle keep-alive connections per backend
 	MaxBodyBytes          int64    `toml:"max_body_bytes"`          // request body bytes; larger gets 413; 0 = unlimited
 	ReadTimeout           Duration `toml:"read_timeout"`            // longest pause within a backend response body; 0 disables
+	ClientBodyTimeout     Duration `toml:"client_body_timeout"`     // longest pause within a client's request body (408); 0 disables
 }
 
 // OCSP configures stapling.
@@ -170,6 +171,7 @@ func Defaults() Config {
 			ResponseHeaderTimeout: Duration{60 * time.Second},
 			MaxIdleConns:          256,
 			ReadTimeout:           Duration{60 * time.Second},
+			ClientBodyTimeout:     Duration{60 * time.Second},
 		},
 		OCSP: OCSP{
 			Stapling:     true,

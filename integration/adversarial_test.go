@@ -565,3 +565,76 @@ func TestLargeBodies(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowPOST: 100 clients send a POST's headers and 10 of its 1,000
+// body bytes over HTTP/1.1, then nothing; one does the same over HTTP/2.
+// Each gets 408 once proxy.client_body_timeout (2 s here) passes — the
+// HTTP/1.1 connections closed after it — and one log line, while a
+// normal client keeps being served by Apache.
+func TestSlowPOST(t *testing.T) {
+	apache := itest.StartApache(t, itest.ApacheOptions{})
+	f := startHostile(t, hostileOptions{Backend: apache.URL, ClientBodyTimeout: "2s"})
+	const n = 100
+	results := make(chan string, n)
+	for range n {
+		go func() {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", f.HTTPSAddr, clientTLS("http/1.1"))
+			if err != nil {
+				results <- "dial: " + err.Error()
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second)) // a bound on the test, not the judged figure
+			io.WriteString(c, "POST /?slow-post HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+				"Content-Length: 1000\r\n\r\nfield=0123")
+			br := bufio.NewReader(c)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				results <- "reading the response: " + err.Error()
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			_, err = br.ReadByte() // then the connection ends
+			results <- fmt.Sprintf("%d close=%v then %v", res.StatusCode, res.Close, err)
+		}()
+	}
+
+	// HTTP/2: Go's client, the body a pipe that stops after 10 bytes.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("field=0123"))
+	req, _ := http.NewRequest("POST", f.url("/?slow-post-h2"), pr)
+	req.ContentLength = 1000
+	h2 := f.client(true)
+	defer h2.CloseIdleConnections()
+	res, err := h2.Do(req)
+	if err != nil {
+		t.Fatalf("HTTP/2 slow POST: %v", err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("HTTP/2 slow POST: %s %d, want HTTP/2 408", res.Proto, res.StatusCode)
+	}
+
+	normal := f.client(false)
+	defer normal.CloseIdleConnections()
+	timeGets(t, normal, f.url("/?while-slow-posts-wait"), 20)
+
+	tally := map[string]int{}
+	for range n {
+		tally[<-results]++
+	}
+	if want := "408 close=true then EOF"; tally[want] != n {
+		t.Errorf("HTTP/1.1 slow POSTs: %v, want all %d %q", tally, n, want)
+	}
+	logged := 0
+	for _, l := range f.LogLines() {
+		if l["message"] == "request body too slow: 408" {
+			logged++
+		}
+	}
+	if logged != n+1 {
+		t.Errorf("%d log lines for %d slow POSTs, want one each", logged, n+1)
+	}
+}

@@ -46,6 +46,7 @@ type hostileOptions struct {
 	MaxConnections        int
 	MaxBodyBytes          int64
 	ReadTimeout           string
+	ClientBodyTimeout     string
 	ResponseHeaderTimeout string
 	MaxHeaderBytes        int
 	TrustedProxies        []string
@@ -88,6 +89,9 @@ func startHostile(t testing.TB, o hostileOptions) *hostileFront {
 	kv(&proxy, "max_body_bytes", strconv.FormatInt(o.MaxBodyBytes, 10))
 	if o.ReadTimeout != "" {
 		kv(&proxy, "read_timeout", q(o.ReadTimeout))
+	}
+	if o.ClientBodyTimeout != "" {
+		kv(&proxy, "client_body_timeout", q(o.ClientBodyTimeout))
 	}
 	if o.ResponseHeaderTimeout != "" {
 		kv(&proxy, "response_header_timeout", q(o.ResponseHeaderTimeout))

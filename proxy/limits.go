@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,6 +162,13 @@ type Limits struct {
 	// off as complete. Time spent waiting for a slow client to take data
 	// does not count. Zero means no limit.
 	ReadTimeout time.Duration
+	// ClientBodyTimeout is the longest pause, while reading a client's
+	// request body, between asking for data and getting some (nginx's
+	// client_body_timeout). Past it the backend's request is aborted and
+	// the client gets 408 (an HTTP/1.1 connection is then closed). Time
+	// spent waiting for the backend to take the body does not count. Zero
+	// means no limit.
+	ClientBodyTimeout time.Duration
 }
 
 // ErrBackendStalled is the error a backend response body read returns once
@@ -176,6 +184,7 @@ var ErrBackendStalled = errors.New("backend sent no response body data within pr
 // and a backend response body that fails before its end (reset, truncated,
 // stalled) is logged once as a warning.
 func (h *Handler) SetLimits(l Limits) {
+	h.bodyTimeout = l.ClientBodyTimeout
 	for i := range h.sites {
 		rp := h.sites[i].rp
 		rp.Transport = limitTransport{next: rp.Transport, limits: l, logger: h.opts.Logger}
@@ -184,6 +193,16 @@ func (h *Handler) SetLimits(l Limits) {
 			var tooLarge *http.MaxBytesError
 			var ref *refusal
 			switch {
+			case errors.As(err, &ref) && ref.status == http.StatusRequestTimeout:
+				// Before the context check: on HTTP/1.1 the timed-out read
+				// also cancelled the request's context, but the client is
+				// still there to be told.
+				h.opts.Logger.Info().Str("host", r.Host).Str("method", r.Method).Str("path", r.URL.Path).
+					Dur("client_body_timeout", l.ClientBodyTimeout).Msg("request body too slow: 408")
+				if r.ProtoMajor == 1 {
+					w.Header().Set("Connection", "close") // the rest of the body is not coming
+				}
+				errorPage(w, ref.status, ref.text)
 			case r.Context().Err() != nil: // the client went away (499)
 				backendErr(w, r, err)
 			case errors.As(err, &tooLarge):
@@ -254,7 +273,11 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := t.next.RoundTrip(r)
 	if err != nil {
 		cancel(nil)
-		if be := body.failure(); be != nil && parent.Err() == nil {
+		be := body.failure()
+		if errors.Is(be, errClientBodyTimeout) {
+			return nil, &refusal{status: http.StatusRequestTimeout, text: "The request body did not arrive in time.", err: be}
+		}
+		if be != nil && parent.Err() == nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(be, &tooLarge) {
 				return nil, be
@@ -382,4 +405,82 @@ func (b *watchedBody) Close() error {
 		b.cancel(nil)
 	})
 	return err
+}
+
+// errClientBodyTimeout is what a request body read fails with once
+// Limits.ClientBodyTimeout passed without data from the client.
+var errClientBodyTimeout = errors.New("client sent no request body data within proxy.client_body_timeout")
+
+// timedBody is a client's request body read under ClientBodyTimeout: a
+// read deadline is set on the client's connection (HTTP/1.1) or stream
+// (HTTP/2) only while a Read waits, so a backend slow to take the body
+// costs the client nothing.
+type timedBody struct {
+	rc       io.ReadCloser
+	timeout  time.Duration
+	h1       bool
+	mu       sync.Mutex               // guards what follows
+	ctl      *http.ResponseController // nil once the handler returned
+	eof      bool                     // the body was read to its end
+	timedOut bool
+}
+
+func newTimedBody(rc io.ReadCloser, w http.ResponseWriter, r *http.Request, timeout time.Duration) *timedBody {
+	return &timedBody{rc: rc, timeout: timeout, h1: r.ProtoMajor == 1, ctl: http.NewResponseController(w)}
+}
+
+// deadline sets the read deadline, unless the handler has returned (the
+// transport may still be reading the body then, and a ResponseController
+// must not be used after its handler).
+func (b *timedBody) deadline(t time.Time) {
+	b.mu.Lock()
+	if b.ctl != nil {
+		_ = b.ctl.SetReadDeadline(t)
+	}
+	b.mu.Unlock()
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	b.deadline(time.Now().Add(b.timeout))
+	n, err := b.rc.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays where it is, in the past.
+		b.mu.Lock()
+		b.timedOut = true
+		b.mu.Unlock()
+		return n, fmt.Errorf("%w: %w", errClientBodyTimeout, err)
+	}
+	b.deadline(time.Time{})
+	if err == io.EOF {
+		b.mu.Lock()
+		b.eof = true
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error { return b.rc.Close() }
+
+// stop ends the use of the ResponseController; the handler calls it before
+// it returns. After a handler, net/http reads what is left of an HTTP/1.1
+// body (up to 256 KiB) to reuse the connection, with no deadline of its
+// own: a client that stopped sending would hold the connection forever. So
+// a timed-out body keeps its past deadline (that read fails at once and
+// the connection closes), an unfinished one gets the timeout once more,
+// and only a finished one is cleared. (net/http sets the deadline again
+// for the connection's next request.)
+func (b *timedBody) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctl == nil {
+		return
+	}
+	switch {
+	case b.timedOut:
+	case !b.eof && b.h1:
+		_ = b.ctl.SetReadDeadline(time.Now().Add(b.timeout))
+	default:
+		_ = b.ctl.SetReadDeadline(time.Time{})
+	}
+	b.ctl = nil
 }

@@ -450,3 +450,137 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("client faults were logged as backend failures:\n%s", logs.String())
 	}
 }
+
+// TestClientBodyTimeout: a client that stops sending its request body gets
+// 408 once Limits.ClientBodyTimeout passes, the backend's request is
+// aborted, and one line is logged; a client pausing for less, or a backend
+// slow to take the body, is not cut.
+func TestClientBodyTimeout(t *testing.T) {
+	verifyNoLeaks(t)
+	const timeout = 300 * time.Millisecond
+	var mu sync.Mutex
+	var got []string // per backend request: bytes read and the read error
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow-backend":
+			time.Sleep(3 * timeout) // the body waits in the proxy, whose client is done sending
+		case "/early":
+			// Without Connection: close net/http would read the body
+			// before sending this (Apache 413s and 401s do not wait).
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "answered without reading the body")
+			return
+		}
+		n, err := io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%d %v", n, err))
+		mu.Unlock()
+		fmt.Fprintf(w, "%d", n)
+	}))
+	t.Cleanup(backend.Close)
+	var logs logBuffer
+	srv, h2 := serveTLS(t, limitsHandler(t, backend.URL, Limits{ClientBodyTimeout: timeout}, zerolog.New(&logs)))
+	h2.Timeout = 10 * time.Second
+	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(h1.CloseIdleConnections)
+	backendSaw := func() []string {
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			seen := append([]string(nil), got...)
+			got = nil
+			mu.Unlock()
+			if len(seen) > 0 || time.Now().After(deadline) {
+				return seen
+			}
+		}
+	}
+
+	// net/http reads the rest of an HTTP/1.1 body after the handler, to
+	// reuse the connection: a client that stops sending must not hold it.
+	t.Run("h1 early answer, then a stalled body: connection closed", func(t *testing.T) {
+		c, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second)) // bounds the test only
+		io.WriteString(c, "POST /early HTTP/1.1\r\nHost: a.example\r\nContent-Length: 1000\r\n\r\n0123456789")
+		br := bufio.NewReader(c)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		if res.StatusCode != 200 {
+			t.Errorf("status %d, want the backend's 200", res.StatusCode)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("after the answer, with 990 body bytes never sent: %v, want the connection closed (EOF)", err)
+		}
+	})
+
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+	}{{"h1", h1}, {"h2", h2}} {
+		t.Run(c.name+" stalled body gets 408", func(t *testing.T) {
+			before := logs.count("request body too slow")
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			go pw.Write(make([]byte, 10)) // then nothing
+			req, _ := http.NewRequest("POST", srv.URL+"/up", pr)
+			req.ContentLength = 1000
+			res, err := c.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "did not arrive in time") {
+				t.Errorf("status %d %q, want 408", res.StatusCode, body)
+			}
+			if c.client == h1 && !res.Close {
+				t.Error("HTTP/1.1 connection kept open after a 408 with the body half sent")
+			}
+			if seen := backendSaw(); len(seen) != 1 || strings.HasSuffix(seen[0], "<nil>") {
+				t.Errorf("backend read %v, want one request whose body read failed", seen)
+			}
+			if n := logs.count("request body too slow") - before; n != 1 {
+				t.Errorf("%d log lines, want 1:\n%s", n, logs.String())
+			}
+		})
+		t.Run(c.name+" pauses under the timeout pass", func(t *testing.T) {
+			pr, pw := io.Pipe()
+			go func() {
+				for range 4 {
+					pw.Write(make([]byte, 100))
+					time.Sleep(timeout / 3)
+				}
+				pw.Close()
+			}()
+			res, err := c.client.Post(srv.URL+"/up", "application/octet-stream", pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || string(body) != "400" {
+				t.Errorf("status %d %q, want 200 \"400\"", res.StatusCode, body)
+			}
+			backendSaw()
+		})
+		t.Run(c.name+" slow backend is not a slow client", func(t *testing.T) {
+			const size = 8 << 20 // more than the socket buffers hold: the proxy waits for the backend
+			res, err := c.client.Post(srv.URL+"/slow-backend", "application/octet-stream", bytes.NewReader(make([]byte, size)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || string(body) != fmt.Sprint(size) {
+				t.Errorf("status %d %q, want 200 %q", res.StatusCode, body, fmt.Sprint(size))
+			}
+			backendSaw()
+		})
+	}
+}

@@ -65,9 +65,10 @@ type Options struct {
 
 // Handler proxies HTTPS requests to the sites' backends.
 type Handler struct {
-	opts      Options
-	transport *http.Transport
-	sites     []site
+	opts        Options
+	transport   *http.Transport
+	sites       []site
+	bodyTimeout time.Duration // Limits.ClientBodyTimeout
 }
 
 type site struct {
@@ -165,6 +166,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
 		return
+	}
+	if h.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
+		tb := newTimedBody(r.Body, w, r, h.bodyTimeout)
+		defer tb.stop()
+		r2 := *r // a handler must not change the request it is given
+		r2.Body = tb
+		r = &r2
 	}
 	st.rp.ServeHTTP(w, r)
 }

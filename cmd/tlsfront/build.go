@@ -206,7 +206,11 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		rt.close()
 		return nil, err
 	}
-	rt.handler.SetLimits(proxy.Limits{MaxBodyBytes: cfg.Proxy.MaxBodyBytes, ReadTimeout: cfg.Proxy.ReadTimeout.Duration})
+	rt.handler.SetLimits(proxy.Limits{
+		MaxBodyBytes:      cfg.Proxy.MaxBodyBytes,
+		ReadTimeout:       cfg.Proxy.ReadTimeout.Duration,
+		ClientBodyTimeout: cfg.Proxy.ClientBodyTimeout.Duration,
+	})
 	if !check {
 		connLimit.SetLogger(logger) // the limit itself follows the listeners: see listeners.open and rebind
 	}
