@@ -2,8 +2,10 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"tlsfront/internal/itest"
 )
@@ -637,4 +642,116 @@ func TestSlowPOST(t *testing.T) {
 	if logged != n+1 {
 		t.Errorf("%d log lines for %d slow POSTs, want one each", logged, n+1)
 	}
+}
+
+// TestSlowHTTP2Headers: HTTP/2 connections that never finish a request's
+// header block — silent after the preface, a HEADERS frame without
+// END_HEADERS and then nothing, or CONTINUATION frames trickled one byte
+// of header block every 500 ms — are each closed by tlsfront, bounded by
+// server.idle_timeout (4 s here; no stream exists until the header block
+// ends, so the connection counts as idle), while the slowloris of HTTP/1.1
+// is bounded by read_header_timeout. Apache never sees them.
+func TestSlowHTTP2Headers(t *testing.T) {
+	apache := itest.StartApache(t, itest.ApacheOptions{})
+	f := startHostile(t, hostileOptions{Backend: apache.URL, ReadHeaderTimeout: "2s", IdleTimeout: "4s"})
+	type result struct {
+		name  string
+		after time.Duration
+		how   string
+	}
+	const perKind = 10
+	kinds := []string{"silent after the preface", "HEADERS without END_HEADERS", "CONTINUATION trickle"}
+	results := make(chan result, perKind*len(kinds))
+	start := time.Now()
+	for _, kind := range kinds {
+		for range perKind {
+			go func() {
+				how := slowH2(t, f.HTTPSAddr, kind)
+				results <- result{kind, time.Since(start), how}
+			}()
+		}
+	}
+	normal := f.client(true)
+	defer normal.CloseIdleConnections()
+	timeGets(t, normal, f.url("/?while-slow-h2-headers"), 20)
+	tally := map[string]int{}
+	last := map[string]time.Duration{}
+	for range perKind * len(kinds) {
+		r := <-results
+		tally[r.name+": "+r.how]++
+		last[r.name] = max(last[r.name], r.after)
+	}
+	for _, kind := range kinds {
+		t.Logf("%s: %d closed, the last after %v", kind, tally[kind+": closed"], last[kind].Round(100*time.Millisecond))
+	}
+	for _, kind := range kinds {
+		if tally[kind+": closed"] != perKind {
+			t.Errorf("%s: %v, want all %d closed by tlsfront", kind, tally, perKind)
+		}
+	}
+	slow, normalSeen := 0, 0
+	for _, r := range apache.Requests(t) {
+		switch {
+		case strings.Contains(r.Target, "?slow-h2"):
+			slow++
+		case strings.Contains(r.Target, "?while-slow-h2-headers"):
+			normalSeen++
+		}
+	}
+	if slow != 0 || normalSeen != 20 {
+		t.Errorf("Apache logged %d slow-header requests and %d normal ones, want 0 and 20", slow, normalSeen)
+	}
+}
+
+// slowH2 runs one slow HTTP/2 header attacker and says how it ended:
+// "closed" by the server (GOAWAY and/or EOF), or "still open" after 20 s.
+func slowH2(t *testing.T, addr, kind string) string {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, clientTLS("h2"))
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second)) // the test's bound, far past the timeouts
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, hf := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/?slow-h2"}, {"x-slow", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}} {
+		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
+	}
+	frag := block.Bytes()
+	closed := make(chan string, 1)
+	go func() {
+		for {
+			if _, err := fr.ReadFrame(); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					closed <- "still open"
+				} else {
+					closed <- "closed"
+				}
+				return
+			}
+		}
+	}()
+	switch kind {
+	case "HEADERS without END_HEADERS":
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: frag[:4], EndHeaders: false})
+	case "CONTINUATION trickle":
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: frag[:4], EndHeaders: false})
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for i := 4; ; i++ {
+			select {
+			case how := <-closed:
+				return how
+			case <-tick.C:
+				if i < len(frag) {
+					fr.WriteContinuation(1, false, frag[i:i+1])
+				}
+			}
+		}
+	}
+	return <-closed
 }
