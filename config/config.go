@@ -95,6 +95,7 @@ type Proxy struct {
 	MaxBodyBytes          int64    `toml:"max_body_bytes"`          // request body bytes; larger gets 413; 0 = unlimited
 	ReadTimeout           Duration `toml:"read_timeout"`            // longest pause within a backend response body; 0 disables
 	ClientBodyTimeout     Duration `toml:"client_body_timeout"`     // longest pause within a client's request body (408); 0 disables
+	SendTimeout           Duration `toml:"send_timeout"`            // longest wait for the client to take response data; 0 disables
 }
 
 // OCSP configures stapling.
@@ -172,6 +173,7 @@ func Defaults() Config {
 			MaxIdleConns:          256,
 			ReadTimeout:           Duration{60 * time.Second},
 			ClientBodyTimeout:     Duration{60 * time.Second},
+			SendTimeout:           Duration{60 * time.Second},
 		},
 		OCSP: OCSP{
 			Stapling:     true,

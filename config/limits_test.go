@@ -15,7 +15,7 @@ func TestLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Server.MaxConnections != 0 || c.Proxy.MaxBodyBytes != 0 || c.Proxy.ReadTimeout.Duration != 60*time.Second ||
-		c.Proxy.ClientBodyTimeout.Duration != 60*time.Second {
+		c.Proxy.ClientBodyTimeout.Duration != 60*time.Second || c.Proxy.SendTimeout.Duration != 60*time.Second {
 		t.Errorf("defaults: max_connections %d, max_body_bytes %d, read_timeout %v, client_body_timeout %v; want 0, 0, 60s, 60s",
 			c.Server.MaxConnections, c.Proxy.MaxBodyBytes, c.Proxy.ReadTimeout, c.Proxy.ClientBodyTimeout)
 	}
@@ -33,6 +33,7 @@ func TestLimits(t *testing.T) {
 		{"negative max_connections", "[server]\nmax_connections = -1\n", "line 2: server.max_connections: -1 is negative"},
 		{"negative max_body_bytes", "[proxy]\nmax_body_bytes = -5\n", "line 2: proxy.max_body_bytes: -5 is negative"},
 		{"negative read_timeout", "[proxy]\nread_timeout = \"-1s\"\n", `line 2: proxy.read_timeout: "-1s" is negative`},
+		{"negative send_timeout", "[proxy]\nsend_timeout = \"-1ms\"\n", `line 2: proxy.send_timeout: "-1ms" is negative`},
 		{"negative client_body_timeout", "[proxy]\nclient_body_timeout = \"-2s\"\n", `line 2: proxy.client_body_timeout: "-2s" is negative`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

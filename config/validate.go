@@ -109,6 +109,9 @@ func (c *Config) validate() []Problem {
 	if c.Proxy.ReadTimeout.Duration < 0 {
 		bad("proxy.read_timeout", "%s is negative (want a duration such as \"60s\", or \"0s\" to disable)", quote(c.Proxy.ReadTimeout.String()))
 	}
+	if c.Proxy.SendTimeout.Duration < 0 {
+		bad("proxy.send_timeout", "%s is negative (want a duration such as \"60s\", or \"0s\" to disable)", quote(c.Proxy.SendTimeout.String()))
+	}
 	if c.Proxy.ClientBodyTimeout.Duration < 0 {
 		bad("proxy.client_body_timeout", "%s is negative (want a duration such as \"60s\", or \"0s\" to disable)", quote(c.Proxy.ClientBodyTimeout.String()))
 	}

@@ -755,3 +755,62 @@ func slowH2(t *testing.T, addr, kind string) string {
 	}
 	return <-closed
 }
+
+// TestSlowRead: 20 HTTP/1.1 clients and 5 HTTP/2 streams ask for 256 MiB
+// each and stop reading after 1 MiB. proxy.send_timeout (2 s here) cuts
+// each — the HTTP/1.1 connections closed, the HTTP/2 streams reset — so a
+// client that resumes reading finds its response cut short, and tlsfront's
+// client and backend connections are released (its open files back where
+// they were).
+func TestSlowRead(t *testing.T) {
+	backend, _, _ := bodyBackend(t)
+	f := startHostile(t, hostileOptions{Backend: backend, SendTimeout: "2s", NoAccessLog: true})
+	const size = 256 << 20
+	warm := f.client(false)
+	timeGets(t, warm, f.url("/down?n=1000"), 3)
+	warm.CloseIdleConnections()
+	time.Sleep(200 * time.Millisecond)
+	fds0 := openFDs(t, f.PID)
+
+	type reader struct {
+		name string
+		body io.ReadCloser
+	}
+	var readers []reader
+	h2 := f.client(true)
+	defer h2.CloseIdleConnections()
+	for i := range 25 {
+		c, name := h2, fmt.Sprintf("HTTP/2 stream %d", i-19)
+		if i < 20 {
+			c, name = f.client(false), fmt.Sprintf("HTTP/1.1 client %d", i+1)
+			defer c.CloseIdleConnections()
+		}
+		res, err := c.Get(f.url(fmt.Sprintf("/down?n=%d&chunked=%d", size, i%2)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer res.Body.Close()
+		if _, err := io.ReadFull(res.Body, make([]byte, 1<<20)); err != nil {
+			t.Fatalf("%s: reading the first MiB: %v", name, err)
+		}
+		readers = append(readers, reader{name, res.Body})
+	}
+	held := openFDs(t, f.PID)
+	time.Sleep(6 * time.Second) // not reading: tlsfront's writes wait on these clients
+	for _, r := range readers {
+		n, err := io.Copy(io.Discard, r.body)
+		if err == nil || n >= size-1<<20 {
+			t.Errorf("%s: after the pause, %d more bytes and err %v; want the response cut short", r.name, n, err)
+		}
+	}
+	var fds int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if fds = openFDs(t, f.PID); fds <= fds0+2 { // +2: the HTTP/2 client's connection and its backend's
+			break
+		}
+	}
+	t.Logf("tlsfront open files: %d before, %d with the 25 slow readers, %d after they were cut", fds0, held, fds)
+	if fds > fds0+2 {
+		t.Errorf("tlsfront holds %d open files after the slow readers were cut, %d before", fds, fds0)
+	}
+}

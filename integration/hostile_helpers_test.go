@@ -47,6 +47,7 @@ type hostileOptions struct {
 	MaxBodyBytes          int64
 	ReadTimeout           string
 	ClientBodyTimeout     string
+	SendTimeout           string
 	ResponseHeaderTimeout string
 	MaxHeaderBytes        int
 	TrustedProxies        []string
@@ -89,6 +90,9 @@ func startHostile(t testing.TB, o hostileOptions) *hostileFront {
 	kv(&proxy, "max_body_bytes", strconv.FormatInt(o.MaxBodyBytes, 10))
 	if o.ReadTimeout != "" {
 		kv(&proxy, "read_timeout", q(o.ReadTimeout))
+	}
+	if o.SendTimeout != "" {
+		kv(&proxy, "send_timeout", q(o.SendTimeout))
 	}
 	if o.ClientBodyTimeout != "" {
 		kv(&proxy, "client_body_timeout", q(o.ClientBodyTimeout))

@@ -169,6 +169,12 @@ type Limits struct {
 	// spent waiting for the backend to take the body does not count. Zero
 	// means no limit.
 	ClientBodyTimeout time.Duration
+	// SendTimeout is the longest a write of the response to the client may
+	// wait for the client to take data (nginx's send_timeout): past it the
+	// HTTP/1.1 connection is closed or the HTTP/2 stream reset, and the
+	// backend's request aborted. It bounds slow-read clients; time spent
+	// waiting for the backend does not count. Zero means no limit.
+	SendTimeout time.Duration
 }
 
 // ErrBackendStalled is the error a backend response body read returns once
@@ -185,6 +191,7 @@ var ErrBackendStalled = errors.New("backend sent no response body data within pr
 // stalled) is logged once as a warning.
 func (h *Handler) SetLimits(l Limits) {
 	h.bodyTimeout = l.ClientBodyTimeout
+	h.sendTimeout = l.SendTimeout
 	for i := range h.sites {
 		rp := h.sites[i].rp
 		rp.Transport = limitTransport{next: rp.Transport, limits: l, logger: h.opts.Logger}
@@ -483,4 +490,64 @@ func (b *timedBody) stop() {
 		_ = b.ctl.SetReadDeadline(time.Time{})
 	}
 	b.ctl = nil
+}
+
+// timedWriter bounds each write of a response to the client by
+// Limits.SendTimeout, through a write deadline on the client's connection
+// (HTTP/1.1) or stream (HTTP/2). On HTTP/1.1 a deadline matters only while
+// a write waits, so it is re-armed lazily, at most every quarter of the
+// timeout (a stalled write is cut after 75–100 % of it). On HTTP/2 an
+// expired deadline resets the stream even between writes, so there it is
+// armed for each write and cleared after.
+type timedWriter struct {
+	http.ResponseWriter
+	ctl     *http.ResponseController
+	timeout time.Duration
+	h2      bool
+	armed   time.Time // HTTP/1.1: when the deadline was last set
+}
+
+func newTimedWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) *timedWriter {
+	return &timedWriter{ResponseWriter: w, ctl: http.NewResponseController(w), timeout: timeout, h2: r.ProtoMajor == 2}
+}
+
+// Unwrap lets http.ResponseController reach the connection (Hijack for
+// upgrades, deadlines).
+func (w *timedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *timedWriter) arm() {
+	now := time.Now()
+	if w.h2 || w.armed.IsZero() || now.Sub(w.armed) > w.timeout/4 {
+		_ = w.ctl.SetWriteDeadline(now.Add(w.timeout))
+		w.armed = now
+	}
+}
+
+func (w *timedWriter) disarm() {
+	if w.h2 {
+		_ = w.ctl.SetWriteDeadline(time.Time{})
+	}
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	w.arm()
+	defer w.disarm()
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError is what http.ResponseController.Flush (and ReverseProxy's
+// flushing) calls.
+func (w *timedWriter) FlushError() error {
+	w.arm()
+	defer w.disarm()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// stop arms the deadline once more for what net/http writes after the
+// handler (the last buffered bytes, the chunked trailer, HTTP/2's last
+// DATA frames): a client that stops reading at the very end is cut too.
+// The HTTP/2 stream's timer ends with the stream; on HTTP/1.1 the next
+// request's handler re-arms it before writing.
+func (w *timedWriter) stop() {
+	_ = w.ctl.SetWriteDeadline(time.Now().Add(w.timeout))
 }

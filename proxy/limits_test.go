@@ -584,3 +584,77 @@ func TestClientBodyTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestSendTimeout: a client that stops reading a large response is cut
+// once Limits.SendTimeout passes (HTTP/1.1 connection closed, HTTP/2
+// stream reset) and the backend's request is aborted; a backend pausing
+// between writes longer than the timeout, to a client that reads, is not.
+func TestSendTimeout(t *testing.T) {
+	verifyNoLeaks(t)
+	const timeout = 300 * time.Millisecond
+	aborted := make(chan error, 4)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big": // far more than the socket buffers and HTTP/2 windows hold
+			buf := make([]byte, 64<<10)
+			for i := 0; i < 1024; i++ {
+				if _, err := w.Write(buf); err != nil {
+					aborted <- err
+					return
+				}
+			}
+			aborted <- nil
+		case "/pauses": // a slow backend, as with server-sent events
+			for i := 0; i < 3; i++ {
+				fmt.Fprintf(w, "tick %d\n", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(3 * timeout)
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	srv, h2 := serveTLS(t, limitsHandler(t, backend.URL, Limits{SendTimeout: timeout}, zerolog.Nop()))
+	h2.Timeout = 20 * time.Second
+	h1 := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(h1.CloseIdleConnections)
+
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+	}{{"h1", h1}, {"h2", h2}} {
+		t.Run(c.name+" client that stops reading is cut", func(t *testing.T) {
+			res, err := c.client.Get(srv.URL + "/big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if _, err := io.ReadFull(res.Body, make([]byte, 1<<20)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * timeout) // stop reading: the proxy's writes wait on us
+			n, err := io.Copy(io.Discard, res.Body)
+			if err == nil || n >= 63<<20 {
+				t.Errorf("after the pause the rest was %d bytes, err %v; want the response cut short", n, err)
+			}
+			select {
+			case err := <-aborted:
+				if err == nil {
+					t.Error("the backend wrote the whole response: its request was not aborted")
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("the backend's request was not aborted")
+			}
+		})
+		t.Run(c.name+" slow backend is not a slow client", func(t *testing.T) {
+			res, err := c.client.Get(srv.URL + "/pauses")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || string(body) != "tick 0\ntick 1\ntick 2\n" {
+				t.Errorf("got %q, %v; want three ticks", body, err)
+			}
+		})
+	}
+}

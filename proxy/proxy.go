@@ -69,6 +69,7 @@ type Handler struct {
 	transport   *http.Transport
 	sites       []site
 	bodyTimeout time.Duration // Limits.ClientBodyTimeout
+	sendTimeout time.Duration // Limits.SendTimeout
 }
 
 type site struct {
@@ -157,6 +158,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i, ok := h.route(r)
 	if e := entryFrom(r.Context()); e != nil {
 		e.Site = i
+	}
+	if h.sendTimeout > 0 {
+		tw := newTimedWriter(w, r, h.sendTimeout)
+		defer tw.stop()
+		w = tw
 	}
 	st := &h.sites[i]
 	wh := w.Header()

@@ -210,6 +210,7 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		MaxBodyBytes:      cfg.Proxy.MaxBodyBytes,
 		ReadTimeout:       cfg.Proxy.ReadTimeout.Duration,
 		ClientBodyTimeout: cfg.Proxy.ClientBodyTimeout.Duration,
+		SendTimeout:       cfg.Proxy.SendTimeout.Duration,
 	})
 	if !check {
 		connLimit.SetLogger(logger) // the limit itself follows the listeners: see listeners.open and rebind
