@@ -85,11 +85,14 @@ func RSASigner() string {
 	return C.GoString(C.tf_version()) + " (cgo, -tags openssl)"
 }
 
-// opensslRSA is a crypto.Signer over an RSA key held by libcrypto.
-// crypto/tls only calls Public and Sign; each Sign uses its own
-// EVP_PKEY_CTX, so concurrent handshakes share the key safely.
+// opensslRSA is a crypto.Signer over an RSA key held by libcrypto, and a
+// crypto.Decrypter through Go's own key: crypto/tls decrypts with it only
+// for the RSA key exchange suites of the "old" profile (TLS_RSA_WITH_*),
+// where crypto/rsa's constant-time PKCS #1 v1.5 handling is what TLS needs,
+// and that path is rare. Each Sign uses its own EVP_PKEY_CTX, so
+// concurrent handshakes share the key safely.
 type opensslRSA struct {
-	pub  *rsa.PublicKey
+	priv *rsa.PrivateKey
 	pkey *C.EVP_PKEY
 	size int
 }
@@ -102,17 +105,22 @@ func fastSigner(k crypto.Signer) crypto.Signer {
 		return k
 	}
 	der := x509.MarshalPKCS1PrivateKey(rk)
-	defer clear(der) // key material lives on only inside libcrypto
+	defer clear(der) // the encoded copy; the key itself stays in rk for Decrypt
 	pkey := C.tf_rsa_load((*C.uchar)(unsafe.Pointer(&der[0])), C.long(len(der)))
 	if pkey == nil {
 		return k
 	}
-	s := &opensslRSA{pub: &rk.PublicKey, pkey: pkey, size: int(C.EVP_PKEY_get_size(pkey))}
+	s := &opensslRSA{priv: rk, pkey: pkey, size: int(C.EVP_PKEY_get_size(pkey))}
 	runtime.AddCleanup(s, func(p *C.EVP_PKEY) { C.EVP_PKEY_free(p) }, pkey)
 	return s
 }
 
-func (s *opensslRSA) Public() crypto.PublicKey { return s.pub }
+func (s *opensslRSA) Public() crypto.PublicKey { return &s.priv.PublicKey }
+
+// Decrypt is crypto/rsa's, for the RSA key exchange (see the type).
+func (s *opensslRSA) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	return s.priv.Decrypt(rand, msg, opts)
+}
 
 // Sign signs digest, a hash computed with opts.HashFunc(): RSASSA-PSS when
 // opts is *rsa.PSSOptions, PKCS #1 v1.5 otherwise. libcrypto brings its
@@ -125,11 +133,13 @@ func (s *opensslRSA) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([
 	pss, salt := C.int(0), C.int(0)
 	if o, ok := opts.(*rsa.PSSOptions); ok {
 		pss = 1
-		switch o.SaltLength {
-		case rsa.PSSSaltLengthEqualsHash:
+		switch {
+		case o.SaltLength == rsa.PSSSaltLengthEqualsHash:
 			salt = -1 // RSA_PSS_SALTLEN_DIGEST
-		case rsa.PSSSaltLengthAuto:
+		case o.SaltLength == rsa.PSSSaltLengthAuto:
 			salt = -3 // RSA_PSS_SALTLEN_MAX, what crypto/rsa signs with for Auto
+		case o.SaltLength < 0: // OpenSSL would read other negatives as its own modes
+			return nil, fmt.Errorf("tlsconf: OpenSSL RSA signer: invalid PSS salt length %d", o.SaltLength)
 		default:
 			salt = C.int(o.SaltLength)
 		}

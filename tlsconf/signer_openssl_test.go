@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"net"
 	"os/exec"
@@ -76,9 +77,23 @@ func TestOpenSSLSignerSigns(t *testing.T) {
 				}
 			}
 		}
-		// A digest of the wrong size is refused, not signed.
+		// A digest of the wrong size, or a salt length crypto/rsa refuses,
+		// is refused, not signed.
 		if _, err := s.Sign(rand.Reader, []byte("short"), crypto.SHA256); err == nil {
 			t.Error("a 5-byte digest for SHA-256 was signed")
+		}
+		d := sha256.Sum256([]byte("transcript"))
+		if _, err := s.Sign(rand.Reader, d[:], &rsa.PSSOptions{SaltLength: -2, Hash: crypto.SHA256}); err == nil {
+			t.Error("PSS salt length -2 was accepted")
+		}
+		// The RSA key exchange decrypts: PKCS #1 v1.5, as a TLS_RSA_* client encrypts.
+		//lint:ignore SA1019 the TLS_RSA_* key exchange is PKCS #1 v1.5 encryption; this is its client side
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, &key.PublicKey, []byte("premaster secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := s.Decrypt(rand.Reader, ct, nil); err != nil || string(pt) != "premaster secret" {
+			t.Errorf("Decrypt: %q, %v", pt, err)
 		}
 	}
 	// Other keys stay Go's.
@@ -155,5 +170,42 @@ func TestOpenSSLSignerHandshakes(t *testing.T) {
 		"-tls1_2", "-sigalgs", "RSA+SHA256:RSA+SHA384", "-CAfile", ca.RootPath(), "-verify_return_error", "-brief").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "\nSignature type: RSA\n") || !strings.Contains(string(out), "\nVerification: OK\n") {
 		t.Errorf("openssl s_client, TLS 1.2 with PKCS #1 v1.5 only: %v\n%s", err, out)
+	}
+}
+
+// TestOpenSSLSignerRSAKeyExchange: the "old" profile's TLS_RSA_WITH_* suites
+// (IE8 on XP) still work with the OpenSSL signer: crypto/tls needs a
+// crypto.Decrypter for them.
+func TestOpenSSLSignerRSAKeyExchange(t *testing.T) {
+	ca := testca.New(t)
+	l := ca.Leaf(t, testca.LeafOptions{Names: []string{"a.example"}, KeyType: "rsa2048"})
+	c, err := ParseCert(l.ChainPEM(), l.KeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPolicy("old", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(Options{Policy: p, Sites: []Site{{Names: []string{"a.example"}, Certs: []*Cert{c}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := NewHolder(st)
+	for _, suite := range []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA} {
+		c1, c2 := net.Pipe()
+		srv := tls.Server(c2, holder.Config())
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Handshake() }()
+		cl := tls.Client(c1, &tls.Config{ServerName: "a.example", RootCAs: ca.Pool(), MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{suite}})
+		err := cl.Handshake()
+		if serr := <-errc; err != nil || serr != nil {
+			t.Errorf("%s: client %v, server %v", tls.CipherSuiteName(suite), err, serr)
+		} else if got := cl.ConnectionState().CipherSuite; got != suite {
+			t.Errorf("negotiated %s, want %s", tls.CipherSuiteName(got), tls.CipherSuiteName(suite))
+		}
+		c1.Close()
+		c2.Close()
 	}
 }
