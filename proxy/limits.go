@@ -173,7 +173,9 @@ type Limits struct {
 	// wait for the client to take data (nginx's send_timeout): past it the
 	// HTTP/1.1 connection is closed or the HTTP/2 stream reset, and the
 	// backend's request aborted. It bounds slow-read clients; time spent
-	// waiting for the backend does not count. Zero means no limit.
+	// waiting for the backend does not count. Zero means no limit. Pass
+	// the same value as ServerOptions.WriteByteTimeout, which covers an
+	// HTTP/2 connection whose client stopped reading the socket.
 	SendTimeout time.Duration
 }
 
@@ -418,10 +420,15 @@ func (b *watchedBody) Close() error {
 // Limits.ClientBodyTimeout passed without data from the client.
 var errClientBodyTimeout = errors.New("client sent no request body data within proxy.client_body_timeout")
 
-// timedBody is a client's request body read under ClientBodyTimeout: a
-// read deadline is set on the client's connection (HTTP/1.1) or stream
-// (HTTP/2) only while a Read waits, so a backend slow to take the body
-// costs the client nothing.
+// timedBody is a client's request body read under ClientBodyTimeout, by a
+// read deadline on the client's connection (HTTP/1.1) or stream (HTTP/2),
+// set afresh before each Read, so a backend slow to take the body costs
+// the client nothing. On HTTP/1.1 a deadline matters only while a read is
+// pending, so it is armed from the start (net/http may read the body
+// itself: before writing a response header it reads up to 256 KiB of an
+// unread body, the 421 path included) and kept between reads. On HTTP/2
+// an expired deadline closes the body even with no read pending, so there
+// it is armed only while a Read waits.
 type timedBody struct {
 	rc       io.ReadCloser
 	timeout  time.Duration
@@ -433,7 +440,11 @@ type timedBody struct {
 }
 
 func newTimedBody(rc io.ReadCloser, w http.ResponseWriter, r *http.Request, timeout time.Duration) *timedBody {
-	return &timedBody{rc: rc, timeout: timeout, h1: r.ProtoMajor == 1, ctl: http.NewResponseController(w)}
+	b := &timedBody{rc: rc, timeout: timeout, h1: r.ProtoMajor == 1, ctl: http.NewResponseController(w)}
+	if b.h1 {
+		_ = b.ctl.SetReadDeadline(time.Now().Add(timeout))
+	}
+	return b
 }
 
 // deadline sets the read deadline, unless the handler has returned (the
@@ -457,11 +468,15 @@ func (b *timedBody) Read(p []byte) (int, error) {
 		b.mu.Unlock()
 		return n, fmt.Errorf("%w: %w", errClientBodyTimeout, err)
 	}
-	b.deadline(time.Time{})
 	if err == io.EOF {
 		b.mu.Lock()
 		b.eof = true
 		b.mu.Unlock()
+	}
+	if !b.h1 || err == io.EOF {
+		// At EOF net/http starts its background read of the connection,
+		// which must not inherit the deadline.
+		b.deadline(time.Time{})
 	}
 	return n, err
 }
@@ -494,7 +509,10 @@ func (b *timedBody) stop() {
 
 // timedWriter bounds each write of a response to the client by
 // Limits.SendTimeout, through a write deadline on the client's connection
-// (HTTP/1.1) or stream (HTTP/2). On HTTP/1.1 a deadline matters only while
+// (HTTP/1.1) or stream (HTTP/2). (A stream deadline resets the stream by
+// queueing a frame, which a connection whose socket the client stopped
+// reading never writes: ServerOptions.WriteByteTimeout bounds that
+// connection as a whole.) On HTTP/1.1 a deadline matters only while
 // a write waits, so it is re-armed lazily, at most every quarter of the
 // timeout (a stalled write is cut after 75–100 % of it). On HTTP/2 an
 // expired deadline resets the stream even between writes, so there it is
@@ -504,11 +522,12 @@ type timedWriter struct {
 	ctl     *http.ResponseController
 	timeout time.Duration
 	h2      bool
-	armed   time.Time // HTTP/1.1: when the deadline was last set
+	armed   time.Time       // HTTP/1.1: when the deadline was last set
+	ctx     context.Context // the request's: done once an HTTP/2 stream is closed
 }
 
 func newTimedWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) *timedWriter {
-	return &timedWriter{ResponseWriter: w, ctl: http.NewResponseController(w), timeout: timeout, h2: r.ProtoMajor == 2}
+	return &timedWriter{ResponseWriter: w, ctl: http.NewResponseController(w), timeout: timeout, h2: r.ProtoMajor == 2, ctx: r.Context()}
 }
 
 // Unwrap lets http.ResponseController reach the connection (Hijack for
@@ -546,8 +565,13 @@ func (w *timedWriter) FlushError() error {
 // stop arms the deadline once more for what net/http writes after the
 // handler (the last buffered bytes, the chunked trailer, HTTP/2's last
 // DATA frames): a client that stops reading at the very end is cut too.
-// The HTTP/2 stream's timer ends with the stream; on HTTP/1.1 the next
-// request's handler re-arms it before writing.
+// net/http clears an HTTP/1.1 connection's write deadline after each
+// request; an HTTP/2 stream's timer stops when the stream closes — so it
+// is not armed for a stream already closed (reset by the client), where
+// it would outlive the stream and send a stray RST_STREAM.
 func (w *timedWriter) stop() {
+	if w.h2 && w.ctx.Err() != nil {
+		return
+	}
 	_ = w.ctl.SetWriteDeadline(time.Now().Add(w.timeout))
 }

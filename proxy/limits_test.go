@@ -13,11 +13,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // verifyNoLeaks checks, after every other clean-up of the test, that no
@@ -656,5 +659,93 @@ func TestSendTimeout(t *testing.T) {
 				t.Errorf("got %q, %v; want three ticks", body, err)
 			}
 		})
+	}
+}
+
+// TestMisdirectedBodyTimeout: a 421 to an HTTP/1.1 POST whose body stalls
+// is still answered, and the connection closed, within the body timeout:
+// net/http reads the unread body before writing the response header.
+func TestMisdirectedBodyTimeout(t *testing.T) {
+	verifyNoLeaks(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(backend.Close)
+	h := newHandler(t, backend.URL, backend.URL)
+	h.SetLimits(Limits{ClientBodyTimeout: 300 * time.Millisecond})
+	srv, _ := serveTLS(t, h)
+	c, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second)) // bounds the test only
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: b.example\r\nContent-Length: 1000\r\n\r\n0123456789")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer while the body stalls: %v", err)
+	}
+	io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("status %d, want 421", res.StatusCode)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the 421: %v, want the connection closed (EOF)", err)
+	}
+}
+
+// TestSendTimeoutHTTP2Socket: an HTTP/2 client that stops reading the
+// socket itself (not just a stream's flow control) is cut by the server's
+// WriteByteTimeout: a stream deadline's reset frame could never be written
+// to that connection.
+func TestSendTimeoutHTTP2Socket(t *testing.T) {
+	verifyNoLeaks(t)
+	const timeout = 300 * time.Millisecond
+	aborted := make(chan error, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64<<10)
+		for range 1024 {
+			if _, err := w.Write(buf); err != nil {
+				aborted <- err
+				return
+			}
+		}
+		aborted <- nil
+	}))
+	t.Cleanup(backend.Close)
+	h := newHandler(t, backend.URL)
+	h.opts.ResponseHeaderTimeout = 5 * time.Second
+	h.SetLimits(Limits{SendTimeout: timeout})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = NewServer(h, ServerOptions{WriteByteTimeout: timeout})
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := tls.DialWithDialer(d, "tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "a.example"}, {":path", "/big"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+	// Never read: the server's writes fill the socket and stop moving.
+	select {
+	case err := <-aborted:
+		if err == nil {
+			t.Error("the backend wrote the whole 64 MiB response to a client that reads nothing")
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("the backend's request was not aborted: the stalled HTTP/2 connection is held")
 	}
 }

@@ -169,16 +169,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range st.set { // on every HTTPS response, errors included
 		wh[k] = v
 	}
-	if !ok {
-		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
-		return
-	}
 	if h.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 		tb := newTimedBody(r.Body, w, r, h.bodyTimeout)
 		defer tb.stop()
 		r2 := *r // a handler must not change the request it is given
 		r2.Body = tb
 		r = &r2
+	}
+	if !ok {
+		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
+		return
 	}
 	st.rp.ServeHTTP(w, r)
 }

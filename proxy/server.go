@@ -16,7 +16,12 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration // TLS handshake plus request headers; zero means 10s
 	IdleTimeout       time.Duration // keep-alive idle time; zero means 120s
 	MaxHeaderBytes    int           // request line and headers; zero means 64 KiB
-	Logger            zerolog.Logger
+	// WriteByteTimeout closes an HTTP/2 connection when a write to it makes
+	// no progress for this long (a client that stopped reading the socket:
+	// per-stream deadlines cannot reach it then). Zero means none. Set it to
+	// Limits.SendTimeout.
+	WriteByteTimeout time.Duration
+	Logger           zerolog.Logger
 }
 
 // NewServer returns an http.Server for h with tlsfront's limits. Serve it on
@@ -41,6 +46,7 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: 250,
 			MaxReadFrameSize:     1 << 20,
+			WriteByteTimeout:     o.WriteByteTimeout,
 		},
 	}
 	return srv

@@ -150,6 +150,7 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("server.read_header_timeout", old.Server.ReadHeaderTimeout != cfg.Server.ReadHeaderTimeout)
 	check("server.idle_timeout", old.Server.IdleTimeout != cfg.Server.IdleTimeout)
 	check("server.max_header_bytes", old.Server.MaxHeaderBytes != cfg.Server.MaxHeaderBytes)
+	check("proxy.send_timeout (for whole HTTP/2 connections; streams and HTTP/1.1 take the new value)", old.Proxy.SendTimeout != cfg.Proxy.SendTimeout)
 	check("server.metrics", old.Server.Metrics != cfg.Server.Metrics)
 	check("server.watch_interval", old.Server.WatchInterval != cfg.Server.WatchInterval)
 	// Go cannot go back to automatic keys on a config that had fixed ones.

@@ -139,6 +139,7 @@ func serve(path string, stderr io.Writer) int {
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		WriteByteTimeout:  cfg.Proxy.SendTimeout.Duration,
 		Logger:            d.logger,
 	}
 	d.httpsSrv = proxy.NewServer(&d.https, srvOpts)
