@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
 	"tlsfront/internal/itest"
 	"tlsfront/internal/testca"
 )
@@ -372,7 +373,7 @@ type envFront struct {
 	ConfigPath string
 	t          *testing.T
 	cmd        *exec.Cmd
-	logs       containerLogs
+	logs       itest.SyncBuffer
 	done       chan struct{}
 	exitCode   int
 }

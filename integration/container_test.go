@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,24 +26,6 @@ import (
 
 // containerUID is distroless' "nonroot" user and group, the image's USER.
 const containerUID = 65532
-
-// containerLogs collects the process's output while tests read it.
-type containerLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *containerLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *containerLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // TestDockerfile pins the Dockerfile's promises that TestContainerPremise
 // relies on: the build flags it reproduces and the runtime layout.
@@ -207,7 +188,7 @@ format = "json"
 	args := append(append([]string{}, wrap...), root, "/tlsfront", "-config", "/etc/tlsfront/tlsfront.toml")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = []string{} // an image has no inherited environment
-	var logs containerLogs
+	var logs itest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %v: %v", args, err)
@@ -276,7 +257,7 @@ format = "json"
 }
 
 // waitServing waits up to 20s until addr completes TLS handshakes.
-func waitContainerServing(t *testing.T, addr string, exited <-chan error, logs *containerLogs) {
+func waitContainerServing(t *testing.T, addr string, exited <-chan error, logs *itest.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

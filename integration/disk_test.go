@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,24 +21,6 @@ import (
 	"tlsfront/internal/itest"
 	"tlsfront/internal/testca"
 )
-
-// lockedBuffer collects a process's output for a test to read meanwhile.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // goodResponder is an OCSP responder on 127.0.0.1 answering Good for
 // leaf, with a fresh response each time.
@@ -83,7 +64,7 @@ type nsFront struct {
 	pid   int
 	addr  string
 	state string
-	out   *lockedBuffer
+	out   *itest.SyncBuffer
 	cmd   *exec.Cmd
 	done  chan struct{}
 }
@@ -104,7 +85,7 @@ func startInMountNS(t *testing.T, dir, cfg, state, addr, tmpfsSize, prepare stri
 		t.Fatal(err)
 	}
 	script := `mount -t tmpfs -o size="$SIZE" tlsfront-state "$STATE" && ` + prepare + ` exec "$BIN" -config "$CFG"`
-	f := &nsFront{addr: addr, state: state, out: &lockedBuffer{}, done: make(chan struct{})}
+	f := &nsFront{addr: addr, state: state, out: &itest.SyncBuffer{}, done: make(chan struct{})}
 	f.cmd = exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script)
 	f.cmd.Env = append(os.Environ(), "SIZE="+tmpfsSize, "STATE="+state, "BIN="+bin, "CFG="+path)
 	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out

@@ -418,28 +418,10 @@ format = "json"
 `, itest.FreePort(t), over.String(), certs.String())
 }
 
-// ocspLog is a buffer safe for a writing process and the reading test.
-type ocspLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *ocspLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *ocspLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // opensslOCSP is a running `openssl ocsp` responder.
 type opensslOCSP struct {
 	cmd    *exec.Cmd
-	out    *ocspLog
+	out    *itest.SyncBuffer
 	exited chan error
 	once   sync.Once
 }
@@ -474,7 +456,7 @@ func startOpenSSLOCSP(t *testing.T, ca *testca.CA, leaves ...*testca.Leaf) *open
 	}
 	// The responder serves one connection at a time: -timeout bounds how
 	// long a silent client holds it; -ignore_err keeps it up after one.
-	r := &opensslOCSP{out: &ocspLog{}, exited: make(chan error, 1)}
+	r := &opensslOCSP{out: &itest.SyncBuffer{}, exited: make(chan error, 1)}
 	r.cmd = exec.Command(itest.RequireTool(t, "openssl"), "ocsp", "-index", "index.txt",
 		"-port", fmt.Sprint(ocspResponderPort), "-rsigner", "issuer.pem", "-rkey", "issuer.key",
 		"-CA", "issuer.pem", "-nmin", "60", "-ignore_err", "-timeout", "2")

@@ -26,27 +26,9 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
+	"tlsfront/internal/itest"
 	"tlsfront/internal/testca"
 )
-
-// lockedBuffer collects log lines from goroutines that may outlive a test
-// (t.Log would panic then).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // closedAddr returns 127.0.0.1:PORT where nothing listens.
 func closedAddr(t *testing.T) string {
@@ -63,7 +45,7 @@ func closedAddr(t *testing.T) string {
 // in a fresh directory. Fields set in o win.
 func newTestACME(t *testing.T, o ACMEOptions) *ACME {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &itest.SyncBuffer{}
 	o.AgreeTOS = true
 	if o.StorageDir == "" {
 		o.StorageDir = t.TempDir()

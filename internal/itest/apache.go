@@ -70,7 +70,7 @@ type Apache struct {
 	done    chan struct{}
 	logPath string
 	errPath string
-	out     *syncBuffer
+	out     *SyncBuffer
 }
 
 // ApacheRequest is one line of the access log.
@@ -137,7 +137,7 @@ func startApache(t testing.TB, bin string, o ApacheOptions) (*Apache, error) {
 		logPath: filepath.Join(dir, "logs", "access.log"),
 		errPath: filepath.Join(dir, "logs", "error.log"),
 		done:    make(chan struct{}),
-		out:     &syncBuffer{},
+		out:     &SyncBuffer{},
 	}
 	scheme := "http"
 	if o.TLS != nil {

@@ -57,7 +57,7 @@ func TryCurl(t testing.TB, args ...string) (CurlResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, full...)
-	var stdout, stderr syncBuffer
+	var stdout, stderr SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	r := CurlResult{Stderr: stderr.String()}

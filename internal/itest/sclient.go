@@ -184,7 +184,7 @@ func SClient(t testing.TB, o SClientOptions) SClientResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, openssl, args...)
-	var out syncBuffer
+	var out SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Stdin = strings.NewReader(o.Input)
 	err = cmd.Run()

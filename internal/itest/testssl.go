@@ -62,7 +62,7 @@ func Testssl(t testing.TB, target string, checks ...string) TestsslResult {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	var console syncBuffer
+	var console SyncBuffer
 	cmd.Stdout, cmd.Stderr = &console, &console
 	err := cmd.Run()
 	if ctx.Err() != nil {

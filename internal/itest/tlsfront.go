@@ -24,19 +24,20 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writing process and reading tests.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a writing process (or goroutines
+// that may outlive a test) and the reading test.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -125,7 +126,7 @@ type Tlsfront struct {
 
 	t        testing.TB
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *SyncBuffer
 	done     chan struct{}
 	exitCode int
 }
@@ -165,7 +166,7 @@ func StartTlsfront(t testing.TB, dir, configTOML string, extraArgs ...string) *T
 		HTTPSPort:  portOf(cfg.Server.HTTPS),
 		HTTPPort:   portOf(cfg.Server.HTTP),
 		t:          t,
-		out:        &syncBuffer{},
+		out:        &SyncBuffer{},
 		done:       make(chan struct{}),
 	}
 	if err := os.WriteFile(f.ConfigPath, []byte(configTOML), 0o644); err != nil {
