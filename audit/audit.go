@@ -236,7 +236,14 @@ func (a *auditor) audit(ctx context.Context, rep *Report, offered []uint16) {
 		}
 	}
 
-	// Suites, per protocol.
+	// Suites, per protocol. SSLv2 has no server order to find: its
+	// SERVER-HELLO to the protocol probe already named every kind.
+	var sslv2Kinds []uint32
+	for _, pr := range rep.Protocols {
+		if pr.version == VersionSSL2 {
+			sslv2Kinds = pr.sslv2Kinds
+		}
+	}
 	suites := map[uint16]ProtocolSuites{}
 	results := make([]ProtocolSuites, len(offered))
 	errs := make([]error, len(offered))
@@ -244,7 +251,7 @@ func (a *auditor) audit(ctx context.Context, rep *Report, offered []uint16) {
 	for i, v := range offered {
 		fs = append(fs, func() {
 			if v == VersionSSL2 {
-				results[i] = sslv2Suites(ctx, a.p)
+				results[i] = sslv2Suites(sslv2Kinds)
 				return
 			}
 			results[i], errs[i] = a.p.enumerate(ctx, v)
@@ -315,7 +322,7 @@ func (a *auditor) audit(ctx context.Context, rep *Report, offered []uint16) {
 		})
 	}
 	if len(dhProto.Suites) > 0 {
-		fs = append(fs, func() { rep.KeyExchange.DHE, _, dhErr = a.p.probeDHE(ctx, dhProto) })
+		fs = append(fs, func() { rep.KeyExchange.DHE, dhErr = a.p.probeDHE(ctx, dhProto) })
 	}
 	parallel(fs...)
 	addErr("DHE parameters", dhErr)
@@ -410,17 +417,9 @@ func (a *auditor) audit(ctx context.Context, rep *Report, offered []uint16) {
 }
 
 // sslv2Suites lists the SSL 2.0 cipher kinds the server named.
-func sslv2Suites(ctx context.Context, p *prober) ProtocolSuites {
+func sslv2Suites(kinds []uint32) ProtocolSuites {
 	ps := ProtocolSuites{Protocol: versionName(VersionSSL2), version: VersionSSL2}
-	var kinds []uint32
-	for _, r := range sslv2Table {
-		kinds = append(kinds, r.id)
-	}
-	f, err := p.exchange(ctx, buildSSLv2Hello(kinds), wantHello, nil)
-	if err != nil || f.sslv2 == nil {
-		return ps
-	}
-	for _, k := range f.sslv2.kinds {
+	for _, k := range kinds {
 		ps.Suites = append(ps.Suites, sslv2Suite(k))
 	}
 	return ps

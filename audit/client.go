@@ -2,10 +2,8 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"tlsfront/headers"
 )
 
 // session is what Go's own TLS client saw: the parts of the handshake
@@ -277,8 +277,7 @@ func parseHPKP(v string, reportOnly bool, chain []*x509.Certificate) *HPKP {
 	h := &HPKP{Header: v, ReportOnly: reportOnly, MaxAge: -1}
 	served := map[string]bool{}
 	for _, c := range chain {
-		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-		served[base64.StdEncoding.EncodeToString(sum[:])] = true
+		served[headers.PinSHA256(c.RawSubjectPublicKeyInfo)] = true
 	}
 	for _, d := range strings.Split(v, ";") {
 		name, val, _ := strings.Cut(strings.TrimSpace(d), "=")

@@ -313,23 +313,23 @@ type DHParams struct {
 }
 
 // probeDHE offers only the DHE suites of ps and measures the prime.
-func (p *prober) probeDHE(ctx context.Context, ps ProtocolSuites) (*DHParams, []byte, error) {
+func (p *prober) probeDHE(ctx context.Context, ps ProtocolSuites) (*DHParams, error) {
 	dhe := suitesWhere(ps, func(r suiteRow) bool { return r.keyExchange() == "DHE" || r.keyExchange() == "DHE-anon" })
 	if len(dhe) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	f, err := p.exchange(ctx, buildClientHello(p.hello(ps.version, dhe)), wantFlight, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if f.hello == nil || f.keyExchange == nil {
-		return nil, nil, fmt.Errorf("%s hello with DHE suites only got %s", ps.Protocol, answerOf(f))
+		return nil, fmt.Errorf("%s hello with DHE suites only got %s", ps.Protocol, answerOf(f))
 	}
 	kp, err := parseServerKeyExchange(f.keyExchange, "DHE")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &DHParams{Bits: kp.dhBits, Suite: lookupSuite(f.hello.suite).suite().Name, Protocol: ps.Protocol}, kp.dhP, nil
+	return &DHParams{Bits: kp.dhBits, Suite: lookupSuite(f.hello.suite).suite().Name, Protocol: ps.Protocol}, nil
 }
 
 // probeCertificates collects the chains served at version v (≤ 1.2, where

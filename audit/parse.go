@@ -359,7 +359,6 @@ func parseSSLv2(data []byte) (*flight, bool, error) {
 // key.
 type keyExchangeParams struct {
 	dhBits int    // bit length of the DH prime p; 0 when not DHE
-	dhP    []byte // the prime, for spotting well-known ones
 	group  uint16 // named curve of ECDHE; 0 when not ECDHE
 }
 
@@ -377,7 +376,6 @@ func parseServerKeyExchange(body []byte, kx string) (keyExchangeParams, error) {
 		if r.bad || len(prime) == 0 {
 			return p, errors.New("malformed DHE ServerKeyExchange")
 		}
-		p.dhP = prime
 		p.dhBits = new(big.Int).SetBytes(prime).BitLen()
 		if p.dhBits == 0 {
 			return p, errors.New("DHE ServerKeyExchange with a zero prime")

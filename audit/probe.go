@@ -170,9 +170,10 @@ type ProtocolResult struct {
 	// "alert protocol_version (70)", "connection reset", ...
 	Answer string `json:"answer"`
 
-	version uint16
-	hello   *serverHello
-	err     *probeError
+	version    uint16
+	hello      *serverHello
+	sslv2Kinds []uint32 // the cipher kinds of an SSLv2 SERVER-HELLO
+	err        *probeError
 }
 
 // probeProtocol sends one hello at version v.
@@ -197,6 +198,7 @@ func (p *prober) probeProtocol(ctx context.Context, v uint16) ProtocolResult {
 	case err != nil:
 		res.Answer = err.Error()
 	case f.sslv2 != nil:
+		res.sslv2Kinds = f.sslv2.kinds
 		res.Offered = v == VersionSSL2 && len(f.sslv2.kinds) > 0
 		res.Answer = fmt.Sprintf("SSLv2 SERVER-HELLO with %d ciphers", len(f.sslv2.kinds))
 	case f.alert != nil:
