@@ -203,6 +203,22 @@ func limitsHandler(t *testing.T, backend string, l Limits, logger zerolog.Logger
 	return Observe(h, func(*Entry) {})
 }
 
+// namedClient is a client of a test server and the protocol it speaks.
+type namedClient struct {
+	name   string
+	client *http.Client
+}
+
+// testClients returns clients of srv speaking HTTP/1.1 ("h1") and HTTP/2
+// ("h2"), each giving up after timeout.
+func testClients(t *testing.T, srv *httptest.Server, timeout time.Duration) []namedClient {
+	h1 := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(h1.CloseIdleConnections)
+	h2 := srv.Client()
+	h2.Timeout = timeout
+	return []namedClient{{"h1", h1}, {"h2", h2}}
+}
+
 // hideLength hides a reader's length, so clients send it chunked (HTTP/1.1)
 // or without Content-Length (HTTP/2).
 type hideLength struct{ io.Reader }
@@ -221,9 +237,9 @@ func TestBodyLimit(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	var logs logBuffer
-	srv, client := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: limit}, zerolog.New(&logs)))
-	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(h1.CloseIdleConnections)
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: limit}, zerolog.New(&logs)))
+	clients := testClients(t, srv, 10*time.Second)
+	h1, client := clients[0].client, clients[1].client
 
 	for _, tt := range []struct {
 		name        string
@@ -313,33 +329,23 @@ func TestReadTimeout(t *testing.T) {
 	t.Cleanup(backend.Close)
 	t.Cleanup(func() { close(release) })
 	var logs logBuffer
-	srv, client := serveTLS(t, limitsHandler(t, backend.URL, Limits{ReadTimeout: 300 * time.Millisecond}, zerolog.New(&logs)))
-	client.Timeout = 10 * time.Second
-	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(h1.CloseIdleConnections)
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{ReadTimeout: 300 * time.Millisecond}, zerolog.New(&logs)))
 
-	for _, c := range []struct {
-		name   string
-		client *http.Client
-	}{{"h1", h1}, {"h2", client}} {
-		t.Run(c.name+" stalled body is cut, not completed", func(t *testing.T) {
-			before := logs.count("backend response cut short")
-			if n, err := getAll(c.client, srv.URL+"/stall"); err == nil || n >= 1000 {
-				t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
-			}
-			if got := logs.count("backend response cut short") - before; got != 1 {
-				t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
-			}
-		})
-		t.Run(c.name+" reset body is cut and logged once", func(t *testing.T) {
-			before := logs.count("backend response cut short")
-			if n, err := getAll(c.client, srv.URL+"/reset"); err == nil || n >= 1000 {
-				t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
-			}
-			if got := logs.count("backend response cut short") - before; got != 1 {
-				t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
-			}
-		})
+	for _, c := range testClients(t, srv, 10*time.Second) {
+		for _, cut := range []struct{ path, name string }{
+			{"/stall", " stalled body is cut, not completed"},
+			{"/reset", " reset body is cut and logged once"},
+		} {
+			t.Run(c.name+cut.name, func(t *testing.T) {
+				before := logs.count("backend response cut short")
+				if n, err := getAll(c.client, srv.URL+cut.path); err == nil || n >= 1000 {
+					t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
+				}
+				if got := logs.count("backend response cut short") - before; got != 1 {
+					t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
+				}
+			})
+		}
 		t.Run(c.name+" slow client is not a slow backend", func(t *testing.T) {
 			res, err := c.client.Get(srv.URL + "/big")
 			if err != nil {
@@ -359,37 +365,9 @@ func TestReadTimeout(t *testing.T) {
 }
 
 func TestUpgradeWithLimits(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		brw.Flush()
-		line, _ := brw.ReadString('\n')
-		brw.WriteString("echo " + line)
-		brw.Flush()
-	}))
-	defer backend.Close()
-	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: 10, ReadTimeout: time.Second}, zerolog.Nop()))
-	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-	buf := make([]byte, 4096)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _ := conn.Read(buf)
-	if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 101")) {
-		t.Fatalf("upgrade answered %q", buf[:n])
-	}
-	io.WriteString(conn, "ping\n")
-	n, err = conn.Read(buf)
-	if err != nil || string(buf[:n]) != "echo ping\n" {
-		t.Fatalf("after upgrade got %q, %v", buf[:n], err)
-	}
+	checkWebSocketEcho(t, func(backend string) http.Handler {
+		return limitsHandler(t, backend, Limits{MaxBodyBytes: 10, ReadTimeout: time.Second}, zerolog.Nop())
+	})
 }
 
 // getAll GETs url and reads the whole body. A response cut short fails
@@ -482,10 +460,8 @@ func TestClientBodyTimeout(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	var logs logBuffer
-	srv, h2 := serveTLS(t, limitsHandler(t, backend.URL, Limits{ClientBodyTimeout: timeout}, zerolog.New(&logs)))
-	h2.Timeout = 10 * time.Second
-	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(h1.CloseIdleConnections)
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{ClientBodyTimeout: timeout}, zerolog.New(&logs)))
+	clients := testClients(t, srv, 10*time.Second)
 	backendSaw := func() []string {
 		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			mu.Lock()
@@ -522,10 +498,7 @@ func TestClientBodyTimeout(t *testing.T) {
 		}
 	})
 
-	for _, c := range []struct {
-		name   string
-		client *http.Client
-	}{{"h1", h1}, {"h2", h2}} {
+	for _, c := range clients {
 		t.Run(c.name+" stalled body gets 408", func(t *testing.T) {
 			before := logs.count("request body too slow")
 			pr, pw := io.Pipe()
@@ -542,7 +515,7 @@ func TestClientBodyTimeout(t *testing.T) {
 			if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "did not arrive in time") {
 				t.Errorf("status %d %q, want 408", res.StatusCode, body)
 			}
-			if c.client == h1 && !res.Close {
+			if c.name == "h1" && !res.Close {
 				t.Error("HTTP/1.1 connection kept open after a 408 with the body half sent")
 			}
 			if seen := backendSaw(); len(seen) != 1 || strings.HasSuffix(seen[0], "<nil>") {
@@ -616,15 +589,9 @@ func TestSendTimeout(t *testing.T) {
 		}
 	}))
 	t.Cleanup(backend.Close)
-	srv, h2 := serveTLS(t, limitsHandler(t, backend.URL, Limits{SendTimeout: timeout}, zerolog.Nop()))
-	h2.Timeout = 20 * time.Second
-	h1 := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(h1.CloseIdleConnections)
+	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{SendTimeout: timeout}, zerolog.Nop()))
 
-	for _, c := range []struct {
-		name   string
-		client *http.Client
-	}{{"h1", h1}, {"h2", h2}} {
+	for _, c := range testClients(t, srv, 20*time.Second) {
 		t.Run(c.name+" client that stops reading is cut", func(t *testing.T) {
 			res, err := c.client.Get(srv.URL + "/big")
 			if err != nil {

@@ -246,6 +246,17 @@ func TestStreaming(t *testing.T) {
 }
 
 func TestWebSocketUpgrade(t *testing.T) {
+	checkWebSocketEcho(t, func(backend string) http.Handler {
+		return Observe(newHandler(t, backend), func(*Entry) {})
+	})
+}
+
+// checkWebSocketEcho starts a backend that answers a WebSocket upgrade and
+// echoes one line, puts handler(backend URL) in front of it over TLS, and
+// checks that the upgrade comes through (101) and the tunnel carries a
+// line both ways.
+func checkWebSocketEcho(t *testing.T, handler func(backend string) http.Handler) {
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
 			http.Error(w, "no upgrade", 400)
@@ -263,7 +274,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		brw.Flush()
 	}))
 	defer backend.Close()
-	srv, _ := serveTLS(t, Observe(newHandler(t, backend.URL), func(*Entry) {}))
+	srv, _ := serveTLS(t, handler(backend.URL))
 	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
