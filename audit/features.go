@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -213,12 +214,11 @@ func (p *prober) probeFallback(ctx context.Context, protocols []ProtocolResult, 
 // it.
 func (p *prober) probeGroups13(ctx context.Context, ps ProtocolSuites) (accepted []uint16, preferred uint16, err error) {
 	suites := suitesWhere(ps, func(suiteRow) bool { return true })
-	try := func(offer []uint16) (uint16, error) {
+	try := func(offer ...uint16) (uint16, error) {
 		s := p.hello(VersionTLS13, suites)
 		s.groups, s.keyShares = offer, nil
 		f, err := p.exchange(ctx, buildClientHello(s), wantHello, nil)
-		var pe *probeError
-		if errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset") {
+		if hungUp(err) {
 			return 0, nil
 		}
 		if err != nil || f.hello == nil || f.hello.version != VersionTLS13 {
@@ -226,29 +226,16 @@ func (p *prober) probeGroups13(ctx context.Context, ps ProtocolSuites) (accepted
 		}
 		return f.hello.group, nil
 	}
-	var list []uint16
+	var all []uint16
 	for _, g := range groups {
 		if groupTable[g].tls13 {
-			list = append(list, g)
+			all = append(all, g)
 		}
 	}
-	results := make([]uint16, len(list))
-	errs := make([]error, len(list))
-	var fs []func()
-	for i, g := range list {
-		fs = append(fs, func() { results[i], errs[i] = try([]uint16{g}) })
-	}
-	fs = append(fs, func() { preferred, err = try(list) })
-	parallel(fs...)
-	for i, g := range list {
-		if errs[i] != nil && err == nil {
-			err = errs[i]
-		}
-		if results[i] == g {
-			accepted = append(accepted, g)
-		}
-	}
-	return accepted, preferred, err
+	var prefErr error
+	accepted, err = acceptedGroups(all, func(g uint16) (uint16, error) { return try(g) },
+		func() { preferred, prefErr = try(all...) })
+	return accepted, preferred, cmp.Or(prefErr, err)
 }
 
 // probeGroups12 offers the ECDHE suites of ps with one curve at a time and
@@ -264,42 +251,55 @@ func (p *prober) probeGroups12(ctx context.Context, ps ProtocolSuites) ([]uint16
 			list = append(list, g)
 		}
 	}
+	return acceptedGroups(list, func(g uint16) (uint16, error) {
+		s := p.hello(ps.version, ecdhe)
+		s.groups = []uint16{g}
+		f, err := p.exchange(ctx, buildClientHello(s), wantFlight, nil)
+		if hungUp(err) {
+			return 0, nil
+		}
+		if err != nil || f.hello == nil || f.keyExchange == nil {
+			return 0, err
+		}
+		kp, err := parseServerKeyExchange(f.keyExchange, "ECDHE")
+		if err != nil {
+			return 0, nil
+		}
+		return kp.group, nil
+	})
+}
+
+// acceptedGroups offers each group of list alone, in parallel with extra,
+// through try, which returns the group the server chose (0 for none); it
+// returns the groups the server chose when offered alone and the first
+// error.
+func acceptedGroups(list []uint16, try func(g uint16) (uint16, error), extra ...func()) ([]uint16, error) {
 	results := make([]uint16, len(list))
 	errs := make([]error, len(list))
-	var fs []func()
+	fs := extra
 	for i, g := range list {
-		fs = append(fs, func() {
-			s := p.hello(ps.version, ecdhe)
-			s.groups = []uint16{g}
-			f, err := p.exchange(ctx, buildClientHello(s), wantFlight, nil)
-			var pe *probeError
-			if errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset") {
-				return
-			}
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			if f.hello == nil || f.keyExchange == nil {
-				return
-			}
-			if kp, err := parseServerKeyExchange(f.keyExchange, "ECDHE"); err == nil {
-				results[i] = kp.group
-			}
-		})
+		fs = append(fs, func() { results[i], errs[i] = try(g) })
 	}
 	parallel(fs...)
 	var accepted []uint16
-	var err error
 	for i, g := range list {
-		if errs[i] != nil && err == nil {
-			err = errs[i]
-		}
 		if results[i] == g {
 			accepted = append(accepted, g)
 		}
 	}
-	return accepted, err
+	for _, err := range errs {
+		if err != nil {
+			return accepted, err
+		}
+	}
+	return accepted, nil
+}
+
+// hungUp reports whether err is the server closing or resetting the
+// connection: some servers hang up instead of alerting.
+func hungUp(err error) bool {
+	var pe *probeError
+	return errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset")
 }
 
 // DHParams is what a DHE ServerKeyExchange showed.

@@ -328,9 +328,8 @@ func (p *prober) serverOrder(ctx context.Context, v uint16, suites []uint16) ([]
 // false when the server refused them all.
 func (p *prober) pick(ctx context.Context, v uint16, suites []uint16) (id uint16, ok bool, err error) {
 	f, err := p.exchange(ctx, buildClientHello(p.hello(v, suites)), wantHello, nil)
-	var pe *probeError
-	if errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset") {
-		return 0, false, nil // some servers hang up instead of alerting
+	if hungUp(err) {
+		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("%s suite probe: %w", versionName(v), err)
