@@ -562,7 +562,7 @@ func (w *timedWriter) Write(p []byte) (int, error) {
 func (w *timedWriter) FlushError() error {
 	w.arm()
 	defer w.disarm()
-	return http.NewResponseController(w.ResponseWriter).Flush()
+	return w.ctl.Flush() // ctl wraps the writer below this one
 }
 
 // stop arms the HTTP/1.1 deadline once more for what net/http writes after
