@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,6 +264,12 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, &refusal{status: http.StatusMethodNotAllowed, text: "CONNECT is not forwarded."}
 	case r.URL.Opaque != "" || r.URL.Path != "" && r.URL.Path[0] != '/':
 		return nil, &refusal{status: http.StatusBadRequest, text: "The request target is not a path."}
+	case !numericContentLength(r.Header["Content-Length"]):
+		// Go's HTTP/2 server reads a content-length that is not a number as
+		// 0 and runs the handler, resetting the stream only when DATA comes:
+		// the backend must not be asked meanwhile. (HTTP/1.1 refuses it
+		// before the handler.)
+		return nil, &refusal{status: http.StatusBadRequest, text: "The request's Content-Length is not a number."}
 	}
 	var body *clientBody
 	if r.Body != nil && r.Body != http.NoBody {
@@ -301,6 +308,17 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	res.Body = newWatchedBody(res.Body, t.limits.ReadTimeout, parent, cancel, t.logger, r)
 	return res, nil
+}
+
+// numericContentLength reports whether every Content-Length value is a
+// decimal number.
+func numericContentLength(vs []string) bool {
+	for _, v := range vs {
+		if v == "" || strings.Trim(v, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // upgradedBody is the backend side of a 101 Switching Protocols tunnel.
