@@ -66,7 +66,8 @@ type Options struct {
 // Handler proxies HTTPS requests to the sites' backends.
 type Handler struct {
 	opts        Options
-	transport   *http.Transport
+	transport   *http.Transport // bodies, upgrades and other methods
+	backend     *backendClient  // bodiless GET, HEAD, OPTIONS; falls back to transport
 	sites       []site
 	bodyTimeout time.Duration // Limits.ClientBodyTimeout
 	sendTimeout time.Duration // Limits.SendTimeout
@@ -94,17 +95,19 @@ func New(opts Options) (*Handler, error) {
 		opts.ResponseHeaderTimeout = 60 * time.Second
 	}
 	h := &Handler{opts: opts}
+	dialer := &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
 	h.transport = &http.Transport{
 		Proxy:                  nil, // never an environment proxy towards Apache
-		DialContext:            (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:            dialer.DialContext,
 		MaxIdleConnsPerHost:    opts.MaxIdleConns,
 		DisableKeepAlives:      opts.MaxIdleConns == 0,
 		IdleConnTimeout:        90 * time.Second,
 		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true, // pass Accept-Encoding and bodies through untouched
-		MaxResponseHeaderBytes: 1 << 20,
+		MaxResponseHeaderBytes: maxBackendHeaderBytes,
 	}
+	h.backend = newBackendClient(h.transport, dialer.DialContext, opts.MaxIdleConns, opts.ResponseHeaderTimeout)
 	for i, s := range opts.Sites {
 		if s.Backend == nil || s.Backend.Host == "" {
 			return nil, fmt.Errorf("site %d has no backend", i)
@@ -144,7 +147,7 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 				TrustedPeer: trusted,
 			})
 		},
-		Transport:      timedTransport{h.transport},
+		Transport:      timedTransport{h.backend},
 		BufferPool:     bufferPool{},
 		ModifyResponse: func(res *http.Response) error { return h.modifyResponse(res, st) },
 		ErrorHandler:   h.backendError,
@@ -241,7 +244,7 @@ func isDialError(err error) bool {
 }
 
 // Close releases idle backend connections.
-func (h *Handler) Close() { h.transport.CloseIdleConnections() }
+func (h *Handler) Close() { h.backend.CloseIdleConnections() }
 
 // errorPage writes a short HTML page.
 func errorPage(w http.ResponseWriter, status int, text string) {
