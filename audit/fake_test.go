@@ -24,6 +24,7 @@ type fakeServer struct {
 	heartbeat bool     // echo the heartbeat extension
 	bleed     bool     // answer heartbeat requests with 16 KiB
 	renego    bool     // echo renegotiation_info
+	maxSuites int      // close hellos offering more suites than this; 0: no limit
 	chain     [][]byte
 }
 
@@ -83,6 +84,9 @@ func (fs *fakeServer) serve(c net.Conn) {
 	ch, ok := parseClientHello(buf[:need])
 	if !ok {
 		return
+	}
+	if fs.maxSuites > 0 && len(ch.suites) > fs.maxSuites {
+		return // as some servers do with long hellos
 	}
 	alert := func(desc byte) { _, _ = c.Write(record(21, VersionTLS10, []byte{2, desc})) }
 	top := slices.Max(fs.versions)
@@ -175,6 +179,18 @@ func TestFakeServers(t *testing.T) {
 			protocols: []string{"TLS 1.1", "TLS 1.2"},
 			features:  map[string]string{"heartbeat": "yes", "heartbleed": "no", "fallback SCSV": "yes"},
 			rules:     []string{"tls10-tls11", "no-aead"},
+			grade:     "B",
+		},
+		{
+			// Hellos of at most 128 suites (and the SCSVs) are answered.
+			name: "hellos over 130 suites closed",
+			fake: fakeServer{
+				versions: []uint16{VersionTLS12}, suites: []uint16{0x009c, 0x002f},
+				renego: true, maxSuites: 130, chain: chain,
+			},
+			protocols: []string{"TLS 1.2"},
+			features:  map[string]string{"compression": "no", "secure renegotiation": "yes", "heartbeat": "no"},
+			rules:     []string{"no-forward-secrecy"},
 			grade:     "B",
 		},
 	} {

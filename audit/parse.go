@@ -53,6 +53,10 @@ func (h *serverHello) has(typ uint16) bool {
 	return false
 }
 
+// alertProtocolVersion is the alert a server sends for a version it does
+// not speak.
+const alertProtocolVersion = 70
+
 // alert is a TLS alert.
 type alert struct {
 	level, desc byte

@@ -188,7 +188,21 @@ func (p *prober) probeProtocol(ctx context.Context, v uint16) ProtocolResult {
 		}
 		f, err = p.exchange(ctx, buildSSLv2Hello(kinds), wantHello, nil)
 	} else {
-		f, err = p.exchange(ctx, buildClientHello(p.hello(v, suitesFor(v))), wantHello, nil)
+		// Every suite known for v, at most maxSuitesPerHello per hello; the
+		// next ones when a hello is refused by an alert other than
+		// protocol_version, a close or a reset (no suite in common, or a
+		// server that refuses long hellos).
+		candidates := suitesFor(v)
+		for start := 0; start < len(candidates); start += maxSuitesPerHello {
+			chunk := candidates[start:min(start+maxSuitesPerHello, len(candidates))]
+			f, err = p.exchange(ctx, buildClientHello(p.hello(v, chunk)), wantHello, nil)
+			var pe *probeError
+			refused := err == nil && f.hello == nil && f.sslv2 == nil && f.alert != nil && f.alert.desc != alertProtocolVersion ||
+				errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset")
+			if !refused {
+				break
+			}
+		}
 	}
 	var pe *probeError
 	switch {
