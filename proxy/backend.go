@@ -32,12 +32,16 @@ import (
 // (Request.Write, http.ReadResponse), so nothing about what reaches Apache
 // or comes back changes; only who holds the connection does.
 //
-// Idle connections the backend closed (Apache's KeepAliveTimeout is 5 s by
-// default) are found by a non-blocking peek before reuse once they idled
-// over checkAfter, and swept every sweepEvery. One that closes anyway
-// fails before any response byte arrives; its request is sent once more on
-// a new connection, which is safe because only idempotent methods without
-// a body take this path.
+// Every idle connection is checked by a non-blocking peek at its socket
+// before reuse (one recvfrom): one the backend closed (Apache's
+// KeepAliveTimeout is 5 s by default) or sent anything on while idle (a
+// 408 before closing, a body after a HEAD response, bytes past a
+// Content-Length) is closed, never read as the next request's answer.
+// Idle connections are also swept every sweepEvery. One the backend closes
+// just as the request goes fails before any response byte arrives; if the
+// request was written whole (or not at all) it is sent once more on a new
+// connection, which is safe because only idempotent methods without a body
+// take this path.
 type backendClient struct {
 	fallback      http.RoundTripper
 	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -50,12 +54,6 @@ type backendClient struct {
 	sweep *time.Timer               // armed while connections idle
 }
 
-// A connection idle longer than checkAfter is checked before it is reused:
-// a backend that closed it, or sent something unasked (a 408 before
-// closing), makes it unusable. Sooner than that a request is simply sent,
-// and retried on a new connection if the backend had closed it.
-const checkAfter = 100 * time.Millisecond
-
 // sweepEvery is how often idle connections are checked and expired while
 // there are any, so sockets the backend closed do not linger.
 const sweepEvery = 10 * time.Second
@@ -65,14 +63,25 @@ const sweepEvery = 10 * time.Second
 const maxBackendHeaderBytes = 1 << 20
 
 type backendConn struct {
-	addr   string
-	conn   net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	limit  int64 // bytes the next reads may still return; see Read
-	read   int64 // bytes read from conn since it was opened
-	idleAt time.Time
-	reused bool
+	addr    string
+	conn    net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	limit   int64 // bytes the next reads may still return; see Read
+	read    int64 // bytes of the current response read from conn
+	written int64 // bytes of the current request written to conn
+	sent    bool  // the current request was written whole
+	idleAt  time.Time
+	reused  bool
+}
+
+// writeCounter counts what reaches the connection.
+type writeCounter struct{ c *backendConn }
+
+func (w writeCounter) Write(p []byte) (int, error) {
+	n, err := w.c.conn.Write(p)
+	w.c.written += int64(n)
+	return n, err
 }
 
 // Read is the bufio.Reader's source: it counts what arrives (a failure
@@ -140,6 +149,9 @@ func (b *backendClient) RoundTrip(r *http.Request) (*http.Response, error) {
 		addr = net.JoinHostPort(r.URL.Hostname(), "80")
 	}
 	for retried := false; ; retried = true {
+		if r.Context().Err() != nil { // the client left: the backend is not asked
+			return nil, context.Cause(r.Context())
+		}
 		var c *backendConn
 		if !retried {
 			c = b.get(addr)
@@ -151,7 +163,7 @@ func (b *backendClient) RoundTrip(r *http.Request) (*http.Response, error) {
 			}
 			c = &backendConn{addr: addr, conn: conn}
 			c.br = bufio.NewReader(c)
-			c.bw = bufio.NewWriter(conn)
+			c.bw = bufio.NewWriter(writeCounter{c})
 		}
 		res, err := b.roundTrip(c, r)
 		if err == nil {
@@ -159,7 +171,8 @@ func (b *backendClient) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		c.conn.Close()
 		var ne net.Error
-		if c.reused && c.read == 0 && r.Context().Err() == nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		whole := c.written == 0 || c.sent
+		if c.reused && whole && c.read == 0 && r.Context().Err() == nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			continue // the backend closed it while idle: once more, on a new connection
 		}
 		return nil, err
@@ -170,13 +183,14 @@ func (b *backendClient) roundTrip(c *backendConn, r *http.Request) (*http.Respon
 	if b.headerTimeout > 0 {
 		_ = c.conn.SetDeadline(time.Now().Add(b.headerTimeout))
 	}
-	c.read, c.limit = 0, maxBackendHeaderBytes
+	c.read, c.limit, c.written, c.sent = 0, maxBackendHeaderBytes, 0, false
 	if err := r.Write(c.bw); err != nil {
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
+	c.sent = true
 	// The client leaving (or proxy.read_timeout, through the context)
 	// interrupts whatever read is pending on the backend.
 	stop := context.AfterFunc(r.Context(), func() { _ = c.conn.SetReadDeadline(time.Unix(1, 0)) })
@@ -219,7 +233,7 @@ func (b *backendClient) roundTrip(c *backendConn, r *http.Request) (*http.Respon
 			res.Body.Close()
 			return nil, err
 		}
-		res.Body = &backendBody{rc: res.Body, b: b, c: c, stop: stop, keep: !res.Close}
+		res.Body = &backendBody{rc: res.Body, b: b, c: c, stop: stop, keep: !res.Close, ctx: r.Context()}
 		return res, nil
 	}
 }
@@ -243,6 +257,7 @@ type backendBody struct {
 	stop func() bool
 	keep bool
 	done bool
+	ctx  context.Context // the request's: its end is why a read failed
 }
 
 func (bb *backendBody) Read(p []byte) (int, error) {
@@ -252,6 +267,10 @@ func (bb *backendBody) Read(p []byte) (int, error) {
 	n, err := bb.rc.Read(p)
 	if err == io.EOF {
 		bb.finish(true)
+	} else if err != nil {
+		if cause := context.Cause(bb.ctx); cause != nil {
+			err = cause // the client left, or proxy.read_timeout: not an i/o timeout
+		}
 	}
 	return n, err
 }
@@ -276,24 +295,24 @@ func (bb *backendBody) finish(complete bool) {
 }
 
 func (b *backendClient) get(addr string) *backendConn {
-	now := time.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	conns := b.idle[addr]
-	for len(conns) > 0 {
+	for {
+		now := time.Now()
+		b.mu.Lock()
+		conns := b.idle[addr]
+		if len(conns) == 0 {
+			b.mu.Unlock()
+			return nil
+		}
 		c := conns[len(conns)-1]
 		conns[len(conns)-1] = nil
-		conns = conns[:len(conns)-1]
-		idle := now.Sub(c.idleAt)
-		if idle < b.idleTimeout && (idle < checkAfter || c.clean()) {
-			b.idle[addr] = conns
+		b.idle[addr] = conns[:len(conns)-1]
+		b.mu.Unlock()
+		if now.Sub(c.idleAt) < b.idleTimeout && c.clean() {
 			c.reused = true
 			return c
 		}
 		c.conn.Close()
 	}
-	b.idle[addr] = conns
-	return nil
 }
 
 func (b *backendClient) put(c *backendConn) {
