@@ -1,0 +1,3 @@
+module h1ceiling
+
+go 1.26.8
