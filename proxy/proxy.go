@@ -58,7 +58,7 @@ type Options struct {
 
 	DialTimeout           time.Duration // backend TCP connect; zero means 5s
 	ResponseHeaderTimeout time.Duration // backend's time to send response headers; zero means 60s
-	MaxIdleConns          int           // idle keep-alive connections kept per backend; zero disables keep-alive
+	MaxIdleConns          int           // idle keep-alive connections kept per backend, in each of the two pools (backendClient, http.Transport); zero disables keep-alive
 
 	Logger zerolog.Logger
 }
