@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"tlsfront/internal/itest"
 )
@@ -117,5 +118,60 @@ func TestDeadBackend(t *testing.T) {
 				t.Errorf("error page lacks HSTS: %q", got)
 			}
 		})
+	}
+}
+
+// TestBackendKeepAliveTimeout runs tlsfront's backend connection pool
+// against Apache closing idle keep-alive connections after one second:
+// requests after the close go on new connections without an error or a
+// second copy reaching Apache, and requests in quick succession share one.
+func TestBackendKeepAliveTimeout(t *testing.T) {
+	t.Parallel()
+	apache := itest.StartApache(t, itest.ApacheOptions{Extra: "KeepAliveTimeout 1\n"})
+	f := startFront(t, frontOptions{Certs: []string{"ecdsa256"}, Backend: apache.URL, NoHTTP: true})
+	steps := []struct {
+		target, method, flag string
+		pause                time.Duration // before the request
+	}{
+		{"/?ka=1", "GET", "--http1.1", 0},
+		{"/?ka=2", "GET", "--http2", 1500 * time.Millisecond}, // Apache closed ka=1's connection
+		{"/?ka=3", "GET", "--http1.1", 0},                     // ka=2's connection, reused
+		{"/?ka=4", "HEAD", "--http2", 1500 * time.Millisecond},
+		{"/?ka=5", "GET", "--http1.1", 0},
+	}
+	for _, s := range steps {
+		time.Sleep(s.pause)
+		args := append(f.curlResolve(), s.flag, "--max-time", "10", "-X", s.method)
+		if s.method == "HEAD" {
+			args = append(args, "--head")
+		}
+		r := itest.Curl(t, append(args, f.httpsURL(s.target))...)
+		if r.Status != 200 {
+			t.Errorf("%s %s = %d, want 200", s.method, s.target, r.Status)
+		}
+		apache.WaitTarget(t, s.target)
+	}
+	got := map[string]itest.ApacheRequest{}
+	for _, r := range apache.Requests(t) {
+		if !strings.HasPrefix(r.Target, "/?ka=") {
+			continue
+		}
+		if _, dup := got[r.Target]; dup {
+			t.Errorf("%s reached Apache twice", r.Target)
+		}
+		got[r.Target] = r
+	}
+	if got["/?ka=2"].RemotePort == got["/?ka=1"].RemotePort {
+		t.Errorf("ka=2 came on ka=1's connection, which Apache had closed")
+	}
+	for _, pair := range [][2]string{{"/?ka=2", "/?ka=3"}, {"/?ka=4", "/?ka=5"}} {
+		a, b := got[pair[0]], got[pair[1]]
+		if a.RemotePort != b.RemotePort || b.KeepAlives != a.KeepAlives+1 {
+			t.Errorf("%s (port %d, keep-alive %d) did not reuse %s's backend connection (port %d, keep-alive %d)",
+				pair[1], b.RemotePort, b.KeepAlives, pair[0], a.RemotePort, a.KeepAlives)
+		}
+	}
+	if strings.Contains(f.Front.Logs(), "backend request failed") {
+		t.Errorf("tlsfront logged a backend failure:\n%s", f.Front.Logs())
 	}
 }
