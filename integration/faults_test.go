@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,6 +277,9 @@ func TestBackendFaults(t *testing.T) {
 		g, fds := settleCounts(t, f, baseGoroutines, baseFDs)
 		if g > baseGoroutines || fds > baseFDs {
 			t.Errorf("after the faults tlsfront has %d goroutines and %d open files, before %d and %d", g, fds, baseGoroutines, baseFDs)
+			// Which files: sockets show with their peers and states.
+			out, _ := exec.Command("sh", "-c", fmt.Sprintf("ls -l /proc/%d/fd; ss -tanp | grep 'pid=%d,'", f.PID, f.PID)).CombinedOutput()
+			t.Logf("tlsfront's open files and sockets:\n%s", out)
 		}
 		if n := b.open.Load(); n != 0 {
 			t.Errorf("the backend still has %d connections from tlsfront", n)

@@ -55,8 +55,9 @@ type backendClient struct {
 }
 
 // sweepEvery is how often idle connections are checked and expired while
-// there are any, so sockets the backend closed do not linger.
-const sweepEvery = 10 * time.Second
+// there are any, so sockets the backend closed do not linger (http.Transport
+// closes them at once, from the read it keeps pending on each).
+const sweepEvery = time.Second
 
 // maxBackendHeaderBytes bounds a backend response's headers (and 1xx
 // responses before it), like http.Transport's MaxResponseHeaderBytes.

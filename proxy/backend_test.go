@@ -692,3 +692,36 @@ func TestBackendWireIdentical(t *testing.T) {
 		t.Errorf("wire differs:\nTransport:\n%q\nbackendClient:\n%q", a, b)
 	}
 }
+
+// An idle connection the backend closes is closed here too within
+// sweepEvery, with no request to find it: no socket lingers half-closed.
+func TestBackendSweep(t *testing.T) {
+	b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
+		okResponse(w, "ok")
+		return false // keep-alive answer, then the backend closes
+	})
+	h := newHandler(t, b.URL())
+	srv, client := serveTLS(t, h)
+	if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "ok" {
+		t.Fatalf("GET: %d %q", s, body)
+	}
+	idle := func() int {
+		h.backend.mu.Lock()
+		defer h.backend.mu.Unlock()
+		n := 0
+		for _, conns := range h.backend.idle {
+			n += len(conns)
+		}
+		return n
+	}
+	if idle() != 1 {
+		t.Fatalf("idle connections after the request = %d, want 1", idle())
+	}
+	deadline := time.Now().Add(5 * sweepEvery)
+	for idle() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := idle(); n != 0 {
+		t.Errorf("%d idle connections the backend closed are still pooled after %v", n, 5*sweepEvery)
+	}
+}
