@@ -196,9 +196,8 @@ func (p *prober) probeProtocol(ctx context.Context, v uint16) ProtocolResult {
 		for start := 0; start < len(candidates); start += maxSuitesPerHello {
 			chunk := candidates[start:min(start+maxSuitesPerHello, len(candidates))]
 			f, err = p.exchange(ctx, buildClientHello(p.hello(v, chunk)), wantHello, nil)
-			var pe *probeError
 			refused := err == nil && f.hello == nil && f.sslv2 == nil && f.alert != nil && f.alert.desc != alertProtocolVersion ||
-				errors.As(err, &pe) && (pe.kind == "closed" || pe.kind == "reset")
+				hungUp(err)
 			if !refused {
 				break
 			}
