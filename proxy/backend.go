@@ -59,6 +59,9 @@ type backendClient struct {
 // closes them at once, from the read it keeps pending on each).
 const sweepEvery = time.Second
 
+// idleConnTimeout closes backend connections idle this long, in both pools.
+const idleConnTimeout = 90 * time.Second
+
 // maxBackendHeaderBytes bounds a backend response's headers (and 1xx
 // responses before it), like http.Transport's MaxResponseHeaderBytes.
 const maxBackendHeaderBytes = 1 << 20
@@ -108,7 +111,7 @@ func newBackendClient(fallback http.RoundTripper, dial func(ctx context.Context,
 		dial:          dial,
 		maxIdle:       maxIdle,
 		headerTimeout: headerTimeout,
-		idleTimeout:   90 * time.Second, // http.Transport's IdleConnTimeout as configured in New
+		idleTimeout:   idleConnTimeout,
 		idle:          map[string][]*backendConn{},
 	}
 }

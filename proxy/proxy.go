@@ -101,7 +101,7 @@ func New(opts Options) (*Handler, error) {
 		DialContext:            dialer.DialContext,
 		MaxIdleConnsPerHost:    opts.MaxIdleConns,
 		DisableKeepAlives:      opts.MaxIdleConns == 0,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        idleConnTimeout,
 		ResponseHeaderTimeout:  opts.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true, // pass Accept-Encoding and bodies through untouched
