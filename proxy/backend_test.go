@@ -416,34 +416,46 @@ func TestBackendStrayBytesAfterLargeBody(t *testing.T) {
 	}
 }
 
-// The same with the surplus arriving shortly after the response (a HEAD
-// answered with a body flushed separately, say): the connection is closed,
-// not reused, as http.Transport's idle read loop does.
-func TestBackendStrayBytesWhileIdle(t *testing.T) {
-	for _, impl := range impls {
-		t.Run(impl.name, func(t *testing.T) {
-			b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
-				if req.URL.Path == "/late" {
-					okResponse(w, "ok")
+// Bytes the backend sends on a connection after its response, while it
+// idles, are not the next client's answer: a response's surplus arriving
+// late (a HEAD answered with a body flushed separately, say), or the 408
+// some servers send before closing an idle keep-alive connection. The
+// connection is dropped and the request goes on a new one, as
+// http.Transport's idle read loop does (is408Message for the latter).
+func TestBackendUnsolicitedWhileIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name, after string
+		closes      bool // the backend closes the connection a second later
+	}{
+		{"late surplus", stray, false},
+		{"408 before closing", "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true},
+	} {
+		for _, impl := range impls {
+			t.Run(tc.name+"/"+impl.name, func(t *testing.T) {
+				b := newScriptedBackend(t, func(conn int64, req *http.Request, w *bufio.Writer) bool {
+					okResponse(w, fmt.Sprint("conn ", conn))
 					w.Flush()
 					time.Sleep(20 * time.Millisecond)
-					w.WriteString(stray)
-					return true
+					w.WriteString(tc.after)
+					if !tc.closes {
+						return true
+					}
+					w.Flush()
+					time.Sleep(time.Second)
+					return false
+				})
+				h := newHandler(t, b.URL())
+				impl.setup(h)
+				srv, client := serveTLS(t, h)
+				if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "conn 1" {
+					t.Fatalf("first: %d %q", s, body)
 				}
-				okResponse(w, "ok")
-				return true
+				time.Sleep(50 * time.Millisecond) // what the backend sent has arrived
+				if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "conn 2" {
+					t.Errorf("second: %d %q, want 200 \"conn 2\" from a new connection", s, body)
+				}
 			})
-			h := newHandler(t, b.URL())
-			impl.setup(h)
-			srv, client := serveTLS(t, h)
-			if s, body := do(t, client, "GET", srv.URL+"/late"); s != 200 || body != "ok" {
-				t.Fatalf("GET /late: %d %q", s, body)
-			}
-			time.Sleep(50 * time.Millisecond) // the surplus has arrived
-			if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "ok" {
-				t.Errorf("next request got %d %q, want 200 \"ok\"", s, body)
-			}
-		})
+		}
 	}
 }
 
@@ -487,35 +499,6 @@ func TestBackendCanceledRequestNotSent(t *testing.T) {
 			}
 			if n := b.requests.Load() - before; n != 0 {
 				t.Errorf("a request whose client had already gone reached the backend (%d request)", n)
-			}
-		})
-	}
-}
-
-// The 408 some servers send before closing an idle keep-alive connection
-// is not the next client's answer: the connection is dropped and the
-// request goes on a new one (http.Transport: is408Message).
-func TestBackendUnsolicited408WhileIdle(t *testing.T) {
-	for _, impl := range impls {
-		t.Run(impl.name, func(t *testing.T) {
-			b := newScriptedBackend(t, func(conn int64, req *http.Request, w *bufio.Writer) bool {
-				okResponse(w, fmt.Sprint("conn ", conn))
-				w.Flush()
-				time.Sleep(20 * time.Millisecond)
-				w.WriteString("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-				w.Flush()
-				time.Sleep(time.Second) // then the backend closes
-				return false
-			})
-			h := newHandler(t, b.URL())
-			impl.setup(h)
-			srv, client := serveTLS(t, h)
-			if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "conn 1" {
-				t.Fatalf("first: %d %q", s, body)
-			}
-			time.Sleep(50 * time.Millisecond) // the 408 arrived
-			if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "conn 2" {
-				t.Errorf("second: %d %q, want 200 \"conn 2\" from a new connection", s, body)
 			}
 		})
 	}
@@ -586,11 +569,8 @@ func TestBackendClientGone499(t *testing.T) {
 				return true
 			})
 			h := newHandler(t, b.URL())
+			impl.setup(h) // before SetLimits, which wraps the transport
 			h.SetLimits(Limits{ReadTimeout: time.Second})
-			impl.setup(h)
-			for i := range h.sites { // setup replaced the limitTransport; put it back
-				h.sites[i].rp.Transport = limitTransport{next: h.sites[i].rp.Transport, limits: Limits{ReadTimeout: time.Second}, logger: zerolog.Nop()}
-			}
 			status := make(chan int, 4)
 			srv, client := serveTLS(t, Observe(h, func(e *Entry) { status <- e.Status }))
 			do(t, client, "GET", srv.URL+"/") // pooled connection
