@@ -107,11 +107,10 @@ func TestOpenSSLSignerSigns(t *testing.T) {
 	}
 }
 
-// TestOpenSSLSignerHandshakes serves an RSA-only site whose key signs
-// through libcrypto and completes TLS 1.3, 1.2 and 1.0 handshakes with Go's
-// client (which verifies every signature) and TLS 1.2 with openssl
-// s_client offering only PKCS #1 v1.5 signature algorithms.
-func TestOpenSSLSignerHandshakes(t *testing.T) {
+// rsaSite returns a CA and a Holder for one site, a.example, under
+// profile, whose RSA-2048 key (from that CA) signs through libcrypto.
+func rsaSite(t *testing.T, profile string) (*testca.CA, *Holder) {
+	t.Helper()
 	ca := testca.New(t)
 	l := ca.Leaf(t, testca.LeafOptions{Names: []string{"a.example"}, KeyType: "rsa2048"})
 	c, err := ParseCert(l.ChainPEM(), l.KeyPEM())
@@ -121,7 +120,7 @@ func TestOpenSSLSignerHandshakes(t *testing.T) {
 	if _, ok := c.TLS.PrivateKey.(*opensslRSA); !ok {
 		t.Fatalf("loaded RSA key is %T, want the OpenSSL signer", c.TLS.PrivateKey)
 	}
-	p, err := NewPolicy("tutorial", "", "")
+	p, err := NewPolicy(profile, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,15 @@ func TestOpenSSLSignerHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder := NewHolder(st)
+	return ca, NewHolder(st)
+}
+
+// TestOpenSSLSignerHandshakes serves an RSA-only site whose key signs
+// through libcrypto and completes TLS 1.3, 1.2 and 1.0 handshakes with Go's
+// client (which verifies every signature) and TLS 1.2 with openssl
+// s_client offering only PKCS #1 v1.5 signature algorithms.
+func TestOpenSSLSignerHandshakes(t *testing.T) {
+	ca, holder := rsaSite(t, "tutorial")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,21 +184,7 @@ func TestOpenSSLSignerHandshakes(t *testing.T) {
 // (IE8 on XP) still work with the OpenSSL signer: crypto/tls needs a
 // crypto.Decrypter for them.
 func TestOpenSSLSignerRSAKeyExchange(t *testing.T) {
-	ca := testca.New(t)
-	l := ca.Leaf(t, testca.LeafOptions{Names: []string{"a.example"}, KeyType: "rsa2048"})
-	c, err := ParseCert(l.ChainPEM(), l.KeyPEM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewPolicy("old", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := New(Options{Policy: p, Sites: []Site{{Names: []string{"a.example"}, Certs: []*Cert{c}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder := NewHolder(st)
+	ca, holder := rsaSite(t, "old")
 	for _, suite := range []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA} {
 		c1, c2 := net.Pipe()
 		srv := tls.Server(c2, holder.Config())
