@@ -2,7 +2,9 @@ package tlsconf
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // Policy is the effective TLS policy: a profile with its overrides applied.
@@ -24,20 +26,81 @@ var versions = map[string]uint16{
 	"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13,
 }
 
+// The configuration keys of NewPolicy's three settings, as PolicyError
+// names them.
+const (
+	KeyProfile    = "tls.profile"
+	KeyMinVersion = "tls.min_version"
+	KeyCiphers    = "tls.ciphers"
+)
+
+// PolicyError is one bad setting given to NewPolicy, under the
+// configuration key that holds it, so that a caller reporting problems by
+// key (tlsfront -t) never guesses which key an error belongs to.
+type PolicyError struct {
+	Key string // KeyProfile, KeyMinVersion or KeyCiphers
+	Msg string // the bad value, what is wrong and what is allowed; without the key
+}
+
+func (e *PolicyError) Error() string { return e.Key + ": " + e.Msg }
+
+// PolicyErrors returns the *PolicyError values in an error NewPolicy
+// returned, in the order of its settings; nil for any other error.
+func PolicyErrors(err error) []*PolicyError {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	var out []*PolicyError
+	for _, e := range errs {
+		var pe *PolicyError
+		if errors.As(e, &pe) {
+			out = append(out, pe)
+		}
+	}
+	return out
+}
+
+// ParseVersion returns the TLS version of a min_version value, "1.0" ..
+// "1.3".
+func ParseVersion(s string) (uint16, error) {
+	v, ok := versions[s]
+	if !ok {
+		return 0, fmt.Errorf(`%q is not a TLS version (want "1.0".."1.3")`, s)
+	}
+	return v, nil
+}
+
 // NewPolicy builds the policy for a profile name, with an optional minimum
 // version ("1.0".."1.3") and OpenSSL cipher string overriding the profile's.
+// It checks every setting it can check on its own: the error joins one
+// *PolicyError per bad setting (see PolicyErrors).
 func NewPolicy(profile, minVersion, ciphers string) (*Policy, error) {
+	var errs []error
+	bad := func(key string, err error) { errs = append(errs, &PolicyError{Key: key, Msg: err.Error()}) }
 	prof, ok := LookupProfile(profile)
 	if !ok {
-		return nil, fmt.Errorf("unknown profile %q (want one of %v)", profile, ProfileNames())
+		bad(KeyProfile, fmt.Errorf("%q is not a profile (want one of %s)", profile, strings.Join(ProfileNames(), ", ")))
 	}
 	p := &Policy{Profile: prof.Name, MinVersion: prof.MinVersion}
 	if minVersion != "" {
-		v, ok := versions[minVersion]
-		if !ok {
-			return nil, fmt.Errorf(`%q is not a TLS version (want "1.0".."1.3")`, minVersion)
+		v, err := ParseVersion(minVersion)
+		if err != nil {
+			bad(KeyMinVersion, err)
 		}
 		p.MinVersion = v
+	}
+	var cl CipherList
+	if ciphers != "" && (p.MinVersion != tls.VersionTLS13 || len(errs) > 0) {
+		var err error
+		if cl, err = ParseCipherString(ciphers); err != nil {
+			bad(KeyCiphers, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if p.MinVersion == tls.VersionTLS13 {
 		if ciphers != "" {
@@ -45,16 +108,14 @@ func NewPolicy(profile, minVersion, ciphers string) (*Policy, error) {
 		}
 		return p, nil
 	}
-	str := prof.Ciphers
-	if ciphers != "" {
-		str = ciphers
-	}
-	if str == "" {
-		return nil, fmt.Errorf("profile %q has no TLS 1.2 suites for min_version %q: set ciphers too, or pick another profile", prof.Name, minVersion)
-	}
-	cl, err := ParseCipherString(str)
-	if err != nil {
-		return nil, err
+	if ciphers == "" {
+		if prof.Ciphers == "" {
+			return nil, &PolicyError{Key: KeyMinVersion, Msg: fmt.Sprintf("%q enables TLS 1.2 or older, but profile %q has no suites for them (set ciphers too, or pick another profile)", minVersion, prof.Name)}
+		}
+		var err error
+		if cl, err = ParseCipherString(prof.Ciphers); err != nil {
+			return nil, fmt.Errorf("profile %q: %w", prof.Name, err) // a built-in string: a bug, not a setting
+		}
 	}
 	p.Suites, p.Names, p.Dropped, p.Warnings = cl.Suites, cl.Names, cl.Dropped, append(p.Warnings, cl.Warnings...)
 	if p.MinVersion < tls.VersionTLS12 && !hasPreTLS12Suite(p.Suites) {

@@ -128,3 +128,42 @@ func TestProfileNamesIsACopy(t *testing.T) {
 		t.Error("changing the slice ProfileNames returned changed the profiles")
 	}
 }
+
+// TestPolicyErrorKeys: each bad setting is reported under its own
+// configuration key, every one at once, so that a caller never guesses
+// which key an error belongs to (a bad min_version beside a cipher string
+// is not a cipher problem).
+func TestPolicyErrorKeys(t *testing.T) {
+	tests := []struct {
+		name                     string
+		profile, version, cipher string
+		want                     []string // "key: text" of each error, in order
+	}{
+		{"bad version with good ciphers", "tutorial", "1.4", "ECDHE+AESGCM", []string{`tls.min_version: "1.4" is not a TLS version`}},
+		{"bad version and bad ciphers", "tutorial", "1.4", "RC4", []string{`tls.min_version: "1.4"`, "tls.ciphers: "}},
+		{"bad profile", "paranoid", "", "", []string{`tls.profile: "paranoid" is not a profile (want one of tutorial, intermediate, old, modern)`}},
+		{"bad profile and version", "paranoid", "2", "", []string{"tls.profile: ", `tls.min_version: "2"`}},
+		{"forbidden ciphers", "tutorial", "", "RC4-SHA", []string{"tls.ciphers: "}},
+		{"modern below 1.3 without ciphers", "modern", "1.2", "", []string{`tls.min_version: "1.2" enables TLS 1.2 or older, but profile "modern" has no suites`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewPolicy(tt.profile, tt.version, tt.cipher)
+			if p != nil || err == nil {
+				t.Fatalf("NewPolicy = %v, %v; want an error", p, err)
+			}
+			got := PolicyErrors(err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("PolicyErrors = %q, want %d errors like %q", got, len(tt.want), tt.want)
+			}
+			for i, pe := range got {
+				if !strings.HasPrefix(pe.Error(), tt.want[i]) {
+					t.Errorf("error %d = %q, want it to start with %q", i, pe.Error(), tt.want[i])
+				}
+			}
+		})
+	}
+	if _, err := NewPolicy("modern", "", "RC4"); err != nil {
+		t.Errorf("TLS 1.3 only ignores ciphers (with a warning), got %v", err)
+	}
+}
