@@ -24,9 +24,14 @@ type Options struct {
 	// NextProtos are the ALPN protocols offered; nil means "h2", "http/1.1".
 	NextProtos []string
 
-	// SessionTicketsDisabled turns TLS session tickets off. Ticket keys
-	// are the listener config's (Holder.Config().SetSessionTicketKeys).
+	// SessionTicketsDisabled turns TLS session tickets off.
 	SessionTicketsDisabled bool
+
+	// TicketKeys encrypt and decrypt the session tickets of this State's
+	// handshakes (the first encrypts, all decrypt: tls.ticket_keys). Nil
+	// leaves them to the listener config: its own keys, or Go's automatic
+	// ones, rotated daily and kept across States.
+	TicketKeys [][32]byte
 
 	// ACME, when set, answers TLS-ALPN-01 challenges (hellos offering
 	// only "acme-tls/1") with certmagic's challenge certificate, and adds
@@ -88,6 +93,9 @@ func New(opts Options) (*State, error) {
 		NextProtos:       protos,
 
 		SessionTicketsDisabled: opts.SessionTicketsDisabled,
+	}
+	if len(opts.TicketKeys) > 0 {
+		base.SetSessionTicketKeys(opts.TicketKeys) // every per-hello config is a clone of base: crypto/tls prefers its keys
 	}
 	st := &State{policy: opts.Policy, base: base, exact: map[string]int{}, wild: map[string]int{}, listenerProtos: protos}
 	if opts.ACME != nil {
@@ -322,10 +330,26 @@ func schemeFits(s tls.SignatureScheme, c *Cert, vers uint16) bool {
 	return false
 }
 
-// Holder is what the listener uses: a *tls.Config whose per-hello callback
-// reads the current State, so Swap changes policy and certificates for new
-// handshakes without touching established connections. Session tickets are
-// encrypted with the listener config's keys, so they survive swaps.
+// ListenerConfig returns the *tls.Config of a listener serving States:
+// for each ClientHello, state picks the State (the connection's, or the
+// current one) whose per-hello config answers it. Its own session ticket
+// keys (SetSessionTicketKeys, or Go's automatic ones) serve the States
+// that have no TicketKeys of their own.
+func ListenerConfig(state func(*tls.ClientHelloInfo) *State) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS10,
+		MaxVersion: tls.VersionTLS13,
+		NextProtos: []string{"h2", "http/1.1"},
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			return state(hello).ConfigForClient(hello)
+		},
+	}
+}
+
+// Holder is a listener config serving whichever State was swapped in
+// last: Swap changes policy and certificates for new handshakes without
+// touching established connections. Session tickets are encrypted with the
+// listener config's keys, so they survive swaps.
 type Holder struct {
 	cur atomic.Pointer[State]
 	cfg *tls.Config
@@ -335,14 +359,8 @@ type Holder struct {
 func NewHolder(st *State) *Holder {
 	h := &Holder{}
 	h.cur.Store(st)
-	h.cfg = &tls.Config{
-		MinVersion: tls.VersionTLS10,
-		MaxVersion: tls.VersionTLS13,
-		NextProtos: st.listenerProtos,
-		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			return h.cur.Load().ConfigForClient(hello)
-		},
-	}
+	h.cfg = ListenerConfig(func(*tls.ClientHelloInfo) *State { return h.cur.Load() })
+	h.cfg.NextProtos = st.listenerProtos
 	return h
 }
 

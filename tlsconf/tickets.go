@@ -27,9 +27,11 @@ import (
 // whoever holds a key can decrypt the sessions it protected (forward
 // secrecy of resumed sessions ends with the key).
 //
-// Set the keys on the listener's config, never on a clone:
-// Holder.Config().SetSessionTicketKeys(keys). The per-hello configs of a
-// State carry no keys of their own, so crypto/tls uses the listener's.
+// Give the keys to the State (Options.TicketKeys): each per-hello config
+// then carries them, and crypto/tls prefers those to the listener config's,
+// so a reload changes or removes them with the State. A State without keys
+// uses the listener config's: Go's automatic keys, rotated daily and kept
+// for the process's life, or keys set there with SetSessionTicketKeys.
 
 // ticketKeySize is the size of one session ticket key, as
 // tls.Config.SetSessionTicketKeys takes it.

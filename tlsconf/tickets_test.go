@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,6 +229,58 @@ func TestTicketKeysRotateOnReload(t *testing.T) {
 			h.Config().SetSessionTicketKeys([][32]byte{k2})
 			if connect(t, addr, stale) {
 				t.Error("a session under a key dropped from the list still resumed")
+			}
+		})
+	}
+}
+
+// TestTicketKeysPerState is the reload path with the keys in the State
+// (Options.TicketKeys): a State with [new, old] keys resumes sessions of a
+// State with [old]; a State without keys falls back to the listener's own
+// (Go's automatic) keys, so removing tls.ticket_keys takes effect; and the
+// listener's keys come back for sessions it issued itself.
+func TestTicketKeysPerState(t *testing.T) {
+	ca := testca.New(t)
+	policy, err := NewPolicy("tutorial", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := testSite(t, ca, "a.example")
+	newState := func(keys ...[32]byte) *State {
+		st, err := New(Options{Policy: policy, Sites: []Site{site}, TicketKeys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	k1, _ := ticketKey(t)
+	k2, _ := ticketKey(t)
+	var cur atomic.Pointer[State]
+	addr := serveTLS(t, ListenerConfig(func(*tls.ClientHelloInfo) *State { return cur.Load() }))
+	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(vers), func(t *testing.T) {
+			client := func() *tls.Config {
+				return &tls.Config{RootCAs: ca.Pool(), ServerName: "a.example", MinVersion: vers, MaxVersion: vers,
+					ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			}
+			old, old2, auto := client(), client(), client()
+			cur.Store(newState(k1))
+			connect(t, addr, old) // tickets under k1
+			connect(t, addr, old2)
+			cur.Store(newState())
+			if connect(t, addr, old2) {
+				t.Error("a State without keys resumed a session under the previous State's key")
+			}
+			connect(t, addr, auto) // a ticket under the listener's automatic key
+			if !connect(t, addr, auto) {
+				t.Error("a State without keys does not resume its own sessions")
+			}
+			cur.Store(newState(k2, k1))
+			if !connect(t, addr, old) {
+				t.Error("a State with [new, old] keys did not resume a session under old")
+			}
+			if connect(t, addr, auto) {
+				t.Error("a State with keys of its own resumed a session under the listener's automatic key")
 			}
 		})
 	}
