@@ -7,17 +7,23 @@
 //
 //	client ──TLS──▶ tlsconf (handshake) ──▶ proxy (httputil.ReverseProxy) ──HTTP──▶ Apache
 //	                                         │
-//	     request, in ReverseProxy.Rewrite:   │  CopyForwarded + SetForwarded, Extra.Apply
+//	     per site, once, in proxy.New:       │  SetHSTS, plus the HPKP header and the
+//	                                         │  operator's set/remove, which the server
+//	                                         │  package computes (HPKP, PinSHA256)
+//	     request, in ReverseProxy.Rewrite:   │  CopyForwarded + SetForwarded
 //	     response, in ModifyResponse:        │  RewriteResponse (Location, Content-Location,
-//	                                         │  Refresh), SecureCookies, HideBackendVersion,
-//	                                         │  SetHSTS, HPKP header, Extra.Apply
+//	                                         │  Refresh), SecureCookies, HideBackendVersion
 //
 // The response rewrites assume the client reached tlsfront over HTTPS: the
-// caller applies them (and SetHSTS / the HPKP header, which browsers ignore on
-// plain HTTP anyway) only to responses served on the HTTPS listener. The
+// caller applies them (and the HSTS and HPKP headers, which browsers ignore
+// on plain HTTP anyway) only to responses served on the HTTPS listener. The
 // plain-HTTP listener only redirects and never reaches this package.
 //
-// The tlsfront pins subcommand uses PinsFromFile and PinSHA256; config
-// validation uses ParseTrustedProxies, HPKP.Validate, HPKP.Warnings,
-// Extra.Validate and ValidateHSTS.
+// Each rule on a header value has its one check here, and config calls it
+// for the key that holds the value: ValidateHSTS (headers.hsts),
+// ParseTrustedProxies (headers.trusted_proxies), Extra.Validate
+// (headers.set/remove and a site's). HPKP.Validate and HPKP.Warnings need
+// the pins of the keys actually served, so the server package calls them
+// when it builds a generation. The tlsfront pins subcommand uses
+// PinsFromFile and PinSHA256.
 package headers
