@@ -24,25 +24,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// SyncBuffer is a bytes.Buffer safe for a writing process (or goroutines
-// that may outlive a test) and the reading test.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var build struct {
 	once sync.Once
 	path string

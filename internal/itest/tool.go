@@ -8,6 +8,7 @@
 package itest
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -30,11 +31,21 @@ func RequireTool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", name, err)
-	}
-	t.Skipf("%s not found, skipping: %v", name, err)
+	SkipOrFail(t, "%s not found: %v", name, err)
 	return ""
+}
+
+// SkipOrFail is the one rule for a test that cannot run here (a tool,
+// privilege or peer it needs is missing): it is skipped on a developer
+// machine and fails when the environment variable CI is "true", so that CI
+// never passes by skipping. format and args say what is missing.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required under CI=true: %s", msg)
+	}
+	t.Skipf("skipping: %s", msg)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
