@@ -58,7 +58,18 @@ func (l *ppListener) Accept() (net.Conn, error) {
 	if err != nil || l.trusted == nil || !l.trusted(ap.Addr().Unmap()) {
 		return c, nil
 	}
-	return &ppConn{Conn: c, timeout: l.timeout}, nil
+	return ExpectProxyHeader(c, l.timeout), nil
+}
+
+// ExpectProxyHeader is ProxyProtocolListener for one connection, for an
+// accept loop that decides itself: c, from a trusted peer, must start with
+// a PROXY protocol header, read lazily (by the first Read or RemoteAddr)
+// within timeout (zero means 5s).
+func ExpectProxyHeader(c net.Conn, timeout time.Duration) net.Conn {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &ppConn{Conn: c, timeout: timeout}
 }
 
 // ppConn is a connection from a trusted peer whose header is read lazily.
