@@ -1,8 +1,11 @@
 // Package config reads tlsfront's TOML file: the schema, strict decoding,
-// defaults, and Validate, which reports every problem with its line and key
-// path. It sits before everything else: nothing listens until a file has
-// passed through here. Only this package knows TOML; cmd/tlsfront maps the
-// result onto the runtime packages' option structs.
+// environment overrides, defaults, and validation, which reports every
+// problem with its line and key path. It sits before everything else:
+// nothing listens until a file has passed through here. A rule owned by
+// another package is checked by calling that package (tlsconf for the TLS
+// policy, headers for header values); config keeps no copy of it. Only
+// this package knows TOML; the server package maps the result onto the
+// runtime packages' option structs when it builds a generation.
 package config
 
 import (

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsfront/headers"
+	"tlsfront/tlsconf"
 )
 
 const good = `
@@ -31,9 +34,9 @@ backend = "http://127.0.0.1:8082"
 `
 
 func TestParseGood(t *testing.T) {
-	c, err := Parse(good, "/etc/tlsfront/tlsfront.toml")
-	if err != nil {
-		t.Fatal(err)
+	c, ps, err := Parse(good, "/etc/tlsfront/tlsfront.toml")
+	if err != nil || len(ps) > 0 {
+		t.Fatal(errText(ps, err))
 	}
 	if c.Server.HTTP != "" {
 		t.Errorf("http = %q, want disabled", c.Server.HTTP)
@@ -81,14 +84,15 @@ func TestParseProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(tt.src, "")
+			_, ps, err := Parse(tt.src, "")
 			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want *Error", err)
+			if len(ps) == 0 && !errors.As(err, &ce) {
+				t.Fatalf("problems %v, err = %v; want problems, or an *Error for a file that is not TOML", ps, err)
 			}
+			text := errText(ps, err)
 			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
+				if !strings.Contains(text, w) {
+					t.Errorf("problems lack %q:\n%s", w, text)
 				}
 			}
 		})
@@ -105,8 +109,8 @@ func TestExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); err != nil {
-		t.Fatalf("config.example.toml: %v", err)
+	if _, ps, err := Load(path); err != nil || len(ps) > 0 {
+		t.Fatalf("config.example.toml: %s", errText(ps, err))
 	}
 	for _, key := range schemaKeys() {
 		leaf := key[strings.LastIndex(key, ".")+1:]
@@ -119,9 +123,9 @@ func TestExample(t *testing.T) {
 // TestExampleShowsDefaults keeps config.example.toml honest: every value it
 // shows is the default a file without that key gets.
 func TestExampleShowsDefaults(t *testing.T) {
-	ex, err := Load(filepath.Join("..", "config.example.toml"))
-	if err != nil {
-		t.Fatal(err)
+	ex, ps, err := Load(filepath.Join("..", "config.example.toml"))
+	if err != nil || len(ps) > 0 {
+		t.Fatal(errText(ps, err))
 	}
 	def := Defaults()
 	def.Dir = ex.Dir
@@ -144,8 +148,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(site)
 	f.Add("[server]\nhttps = 1\n[[site]]\n[[site.cert]]\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		c, err := Parse(src, "")
-		if err == nil && (c == nil || len(c.Sites) == 0) {
+		c, ps, err := Parse(src, "")
+		if (err == nil) == (c == nil) {
+			t.Fatalf("Parse returned config %v with error %v: want exactly one", c, err)
+		}
+		if err == nil && len(ps) == 0 && len(c.Sites) == 0 {
 			t.Fatal("accepted a config without sites")
 		}
 	})
@@ -161,7 +168,10 @@ func TestEnvOverrides(t *testing.T) {
 		"TLSFRONT_SITE_1_NAMES":         "b.example, c.example",
 		"TLSFRONT_SITE_1_BACKEND":       "http://127.0.0.1:9091",
 		"TLSFRONT_LOG_ACCESS":           "false",
-		"TLSFRONT_STAPLING_NETNS":       "1", // not a section: ignored
+		"TLSFRONT_SERVICE_HOST":         "10.0.0.7", // Kubernetes service links for a Service named tlsfront: not ours
+		"TLSFRONT_PORT":                 "tcp://10.0.0.7:443",
+		"TLSFRONT_PORT_443_TCP_PROTO":   "tcp",
+		"TLSFRONT_PROXY_SERVICE_PORT":   "443", // ... and for one named tlsfront-proxy
 		"OTHER":                         "x",
 	}
 	var names []string
@@ -169,9 +179,9 @@ func TestEnvOverrides(t *testing.T) {
 		names = append(names, k)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	c, err := ParseEnv(site, "", names, lookup)
-	if err != nil {
-		t.Fatal(err)
+	c, ps, err := ParseEnv(site, "", names, lookup)
+	if err != nil || len(ps) > 0 {
+		t.Fatal(errText(ps, err))
 	}
 	if c.Server.HTTPS != "127.0.0.1:9443" || c.Server.IdleTimeout.Duration != 5*time.Second || c.TLS.Profile != "modern" ||
 		c.Headers.HPKP.MaxAge != 60 || c.Log.Access || c.Sites[0].Backend != "http://127.0.0.1:9090" ||
@@ -179,15 +189,70 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 
-	bad := map[string]string{"TLSFRONT_SERVER_IDLE_TIMEOUT": "soon", "TLSFRONT_SERVER_NOPE": "1", "TLSFRONT_SITE_5_BACKEND": "x", "TLSFRONT_LOG_ACCESS": "maybe"}
+	bad := map[string]string{"TLSFRONT_SERVER_IDLE_TIMEOUT": "soon", "TLSFRONT_SERVER_NOPE": "1", "TLSFRONT_SITE_5_BACKEND": "x", "TLSFRONT_LOG_ACCESS": "maybe",
+		"TLSFRONT_HEADER_HSTS": "max-age=1", "TLSFRONT_STAPLING_NETNS": "1", "TLSFRONT_SERVER_PORT": "8443"}
 	names = names[:0]
 	for k := range bad {
 		names = append(names, k)
 	}
-	_, err = ParseEnv(site, "", names, func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
-	for _, want := range []string{`TLSFRONT_SERVER_IDLE_TIMEOUT (server.idle_timeout): "soon" is not a duration`, "TLSFRONT_SERVER_NOPE: names no key", "TLSFRONT_SITE_5_BACKEND: names site 5", `TLSFRONT_LOG_ACCESS (log.access): "maybe" is not true or false`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
+	_, ps, err = ParseEnv(site, "", names, func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+	text := errText(ps, err)
+	for _, want := range []string{`TLSFRONT_SERVER_IDLE_TIMEOUT (server.idle_timeout): "soon" is not a duration`, "TLSFRONT_SERVER_NOPE: names no key", "TLSFRONT_SITE_5_BACKEND: names site 5", `TLSFRONT_LOG_ACCESS (log.access): "maybe" is not true or false`,
+		"TLSFRONT_HEADER_HSTS: names no key", "TLSFRONT_STAPLING_NETNS: names no key", "TLSFRONT_SERVER_PORT: names no key"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("problems lack %q:\n%s", want, text)
 		}
+	}
+}
+
+// errText renders what Parse returned the way the CLI shows it.
+func errText(ps []Problem, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	if len(ps) == 0 {
+		return ""
+	}
+	return (&Error{Problems: ps}).Error()
+}
+
+// TestRulesOfOtherPackages: config reports the TLS policy and header
+// rules with the owning package's own check, under the right key, so the
+// two can never disagree: a header value headers.ValidateHSTS refuses is a
+// problem here too, and a bad tls.* setting reads exactly as tlsconf words
+// it.
+func TestRulesOfOtherPackages(t *testing.T) {
+	tests := []struct{ name, src, key string }{
+		{"hsts max-age twice", "[headers]\nhsts = \"max-age=1; max-age=2\"\n", "headers.hsts"},
+		{"hsts preload with a value", "[headers]\nhsts = \"max-age=1; preload=yes\"\n", "headers.hsts"},
+		{"hsts control byte", "[headers]\nhsts = \"max-age=1; \\u0001x\"\n", "headers.hsts"},
+		{"hsts without max-age", "[headers]\nhsts = \"includeSubDomains\"\n", "headers.hsts"},
+		{"trusted proxy not a CIDR", "[headers]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "headers.trusted_proxies"},
+		{"bad profile", "[tls]\nprofile = \"paranoid\"\n", "tls.profile"},
+		{"bad min_version", "[tls]\nmin_version = \"1.4\"\n", "tls.min_version"},
+		{"forbidden ciphers", "[tls]\nciphers = \"RC4-SHA\"\n", "tls.ciphers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ps, err := Parse(tt.src+site, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want error
+			switch {
+			case tt.key == "headers.hsts":
+				want = headers.ValidateHSTS(c.Headers.HSTS)
+			case tt.key == "headers.trusted_proxies":
+				_, want = headers.ParseTrustedProxies(c.Headers.TrustedProxies)
+			default:
+				_, want = tlsconf.NewPolicy(c.TLS.Profile, c.TLS.MinVersion, c.TLS.Ciphers)
+			}
+			if want == nil {
+				t.Fatalf("the owning package accepts %s: the case proves nothing", tt.src)
+			}
+			if len(ps) != 1 || ps[0].Key != tt.key || !strings.Contains(want.Error(), ps[0].Msg) {
+				t.Errorf("problems %q, want one under %s reading as the owner's %q", ps, tt.key, want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,11 @@ const EnvPrefix = "TLSFRONT_"
 // first site as TLSFRONT_SITE_BACKEND, or to site N as TLSFRONT_SITE_N_BACKEND;
 // naming the site after the last one adds it, so a whole single-site
 // configuration can come from the environment (TLSFRONT_SITE_NAMES,
-// TLSFRONT_SITE_BACKEND). Variables win over the file.
+// TLSFRONT_SITE_BACKEND). Variables win over the file. A TLSFRONT_ variable
+// that names no key is a problem like a bad value (a typo such as
+// TLSFRONT_HEADER_HSTS would otherwise be silently ignored), except the
+// service links Kubernetes injects for a Service named tlsfront[-...]
+// (TLSFRONT_SERVICE_HOST, TLSFRONT_PORT_443_TCP, ...), which are not ours.
 
 // applyEnv applies the overrides found through lookup and returns the
 // problems with their values. environ lists the variable names present.
@@ -43,6 +48,9 @@ func (c *Config) applyEnv(environ []string, lookup func(string) (string, bool)) 
 			continue
 		}
 		val, _ := lookup(env)
+		if k8sServiceLink(rest, val) {
+			continue
+		}
 		section, key, _ := strings.Cut(rest, "_")
 		if section == "SITE" {
 			if p := c.applySiteEnv(env, key, val); p != nil {
@@ -52,7 +60,8 @@ func (c *Config) applyEnv(environ []string, lookup func(string) (string, bool)) 
 		}
 		sv, ok := sections[section]
 		if !ok {
-			continue // not ours (tests and wrappers use TLSFRONT_* markers too)
+			ps = append(ps, Problem{Key: env, Msg: noKeyMsg})
+			continue
 		}
 		if p := setField(sv, strings.ToLower(section), key, env, val); p != nil {
 			ps = append(ps, *p)
@@ -137,8 +146,31 @@ func setField(sv reflect.Value, prefix, key, env, val string) *Problem {
 		}
 		return nil
 	}
-	return &Problem{Key: env, Msg: "names no key (want TLSFRONT_<SECTION>_<KEY>, e.g. TLSFRONT_SERVER_HTTPS or TLSFRONT_SITE_BACKEND)"}
+	return &Problem{Key: env, Msg: noKeyMsg}
 }
+
+const noKeyMsg = "names no key (want TLSFRONT_<SECTION>_<KEY> for a key of config.example.toml, e.g. TLSFRONT_SERVER_HTTPS or TLSFRONT_SITE_BACKEND)"
+
+// k8sServiceLink reports whether TLSFRONT_<rest>=val is one of the
+// variables Kubernetes sets for a Service whose name starts with
+// "tlsfront" (https://kubernetes.io/docs/concepts/services-networking/service/#environment-variables):
+// SVC_SERVICE_HOST, SVC_SERVICE_PORT[_NAME], SVC_PORT=tcp://..., and
+// SVC_PORT_443_TCP[_PROTO|_PORT|_ADDR]. No key of tlsfront ends that way.
+func k8sServiceLink(rest, val string) bool {
+	if k8sLinkRE.MatchString(rest) {
+		return true
+	}
+	if rest == "PORT" || strings.HasSuffix(rest, "_PORT") { // SVC_PORT=tcp://10.0.0.7:443
+		for _, scheme := range []string{"tcp://", "udp://", "sctp://"} {
+			if strings.HasPrefix(val, scheme) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var k8sLinkRE = regexp.MustCompile(`^([A-Z0-9_]+_)?(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)$`)
 
 func tomlName(f reflect.StructField) string {
 	name := strings.Split(f.Tag.Get("toml"), ",")[0]

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,18 +9,18 @@ import (
 // TestLimits checks the keys that bound what clients can cost: defaults,
 // accepted values and the problems reported for bad ones.
 func TestLimits(t *testing.T) {
-	c, err := Parse(site, "")
-	if err != nil {
-		t.Fatal(err)
+	c, ps, err := Parse(site, "")
+	if err != nil || len(ps) > 0 {
+		t.Fatal(errText(ps, err))
 	}
 	if c.Server.MaxConnections != 0 || c.Proxy.MaxBodyBytes != 0 || c.Proxy.ReadTimeout.Duration != 60*time.Second ||
 		c.Proxy.ClientBodyTimeout.Duration != 60*time.Second || c.Proxy.SendTimeout.Duration != 60*time.Second {
 		t.Errorf("defaults: max_connections %d, max_body_bytes %d, read_timeout %v, client_body_timeout %v; want 0, 0, 60s, 60s",
 			c.Server.MaxConnections, c.Proxy.MaxBodyBytes, c.Proxy.ReadTimeout, c.Proxy.ClientBodyTimeout)
 	}
-	c, err = Parse("[server]\nmax_connections = 5000\n[proxy]\nmax_body_bytes = 1073741824\nread_timeout = \"0s\"\nclient_body_timeout = \"15s\"\n"+site, "")
-	if err != nil {
-		t.Fatal(err)
+	c, ps, err = Parse("[server]\nmax_connections = 5000\n[proxy]\nmax_body_bytes = 1073741824\nread_timeout = \"0s\"\nclient_body_timeout = \"15s\"\n"+site, "")
+	if err != nil || len(ps) > 0 {
+		t.Fatal(errText(ps, err))
 	}
 	if c.Server.MaxConnections != 5000 || c.Proxy.MaxBodyBytes != 1<<30 || c.Proxy.ReadTimeout.Duration != 0 ||
 		c.Proxy.ClientBodyTimeout.Duration != 15*time.Second {
@@ -37,10 +36,9 @@ func TestLimits(t *testing.T) {
 		{"negative client_body_timeout", "[proxy]\nclient_body_timeout = \"-2s\"\n", `line 2: proxy.client_body_timeout: "-2s" is negative`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(tt.src+site, "")
-			var ce *Error
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want a *Error containing %q", err, tt.want)
+			_, ps, err := Parse(tt.src+site, "")
+			if text := errText(ps, err); err != nil || !strings.Contains(text, tt.want) {
+				t.Errorf("problems %s (err %v), want one containing %q", text, err, tt.want)
 			}
 		})
 	}

@@ -68,18 +68,24 @@ type raw struct {
 	Log     toml.Primitive   `toml:"log"`
 }
 
-// Load reads and validates the file at path. Relative paths inside it are
-// resolved against its folder. The returned error is an *Error listing every
-// problem, or a plain error when the file cannot be read.
-func Load(path string) (*Config, error) {
+// Load reads and validates the file at path, with the environment's
+// overrides (see EnvPrefix). Relative paths inside it are resolved against
+// its folder.
+//
+// err is set, and cfg nil, when there is no configuration to look at: the
+// file cannot be read, or is not TOML (then err is an *Error with the
+// line). Otherwise problems lists every bad value, each with its line and
+// key: callers go on checking what the file names (certificates, keys) and
+// report everything at once, in an *Error; a cfg with problems must not be
+// served.
+func Load(path string) (cfg *Config, problems []Problem, err error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		return nil, nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	// Problems with the file (as opposed to its values) return a nil Config.
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		return nil, nil, fmt.Errorf("reading configuration: %w", err)
 	}
 	var names []string
 	for _, kv := range os.Environ() {
@@ -90,15 +96,12 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes src as if read from path (which may be "" for in-memory
 // files, in which case relative paths stay relative), applies defaults,
-// resolves relative paths and validates. When the file parses but has
-// problems, the *Config is returned together with the *Error, so that
-// callers can go on checking what it names (certificates) and report every
-// problem at once; such a Config must not be used to serve.
-func Parse(src, path string) (*Config, error) { return ParseEnv(src, path, nil, nil) }
+// resolves relative paths and validates. Its results are Load's.
+func Parse(src, path string) (*Config, []Problem, error) { return ParseEnv(src, path, nil, nil) }
 
 // ParseEnv is Parse with environment overrides (see EnvPrefix): environ
 // names the variables present and lookup reads them.
-func ParseEnv(src, path string, environ []string, lookup func(string) (string, bool)) (*Config, error) {
+func ParseEnv(src, path string, environ []string, lookup func(string) (string, bool)) (*Config, []Problem, error) {
 	c := Defaults()
 	c.Path = path
 	if path != "" {
@@ -110,7 +113,7 @@ func ParseEnv(src, path string, environ []string, lookup func(string) (string, b
 	var r raw
 	md, err := toml.Decode(src, &r)
 	if err != nil {
-		return nil, &Error{File: path, Problems: []Problem{decodeProblem(err, "")}}
+		return nil, nil, &Error{File: path, Problems: []Problem{decodeProblem(err, "")}}
 	}
 	decode := func(p toml.Primitive, v any, prefix string) {
 		if err := md.PrimitiveDecode(p, v); err != nil {
@@ -136,10 +139,7 @@ func ParseEnv(src, path string, environ []string, lookup func(string) (string, b
 	}
 	c.resolvePaths()
 	problems = append(problems, c.validate()...)
-	if len(problems) > 0 {
-		return &c, &Error{File: path, Problems: problems}
-	}
-	return &c, nil
+	return &c, problems, nil
 }
 
 var decodeErrRE = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)

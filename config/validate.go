@@ -9,18 +9,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"tlsfront/headers"
+	"tlsfront/tlsconf"
 )
-
-// Profiles are the TLS profiles tlsfront knows.
-var Profiles = []string{"tutorial", "intermediate", "old", "modern"}
-
-// TLSVersions are the values min_version accepts.
-var TLSVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 
 func quote(s string) string { return strconv.Quote(s) }
 
-// validate checks every value that can be checked without touching files or
-// the TLS stack, and returns every problem found.
+// validate checks every value that can be checked without touching files,
+// and returns every problem found. Rules owned by another package are that
+// package's checks, called here: the TLS policy (tlsconf.NewPolicy) and
+// header values (headers).
 func (c *Config) validate() []Problem {
 	var ps []Problem
 	bad := func(key, format string, args ...any) {
@@ -68,11 +67,10 @@ func (c *Config) validate() []Problem {
 	}
 
 	// [tls]
-	if !slices.Contains(Profiles, c.TLS.Profile) {
-		bad("tls.profile", "%s is not a profile (want one of %s)", quote(c.TLS.Profile), strings.Join(Profiles, ", "))
-	}
-	if c.TLS.MinVersion != "" && !slices.Contains(TLSVersions, c.TLS.MinVersion) {
-		bad("tls.min_version", `%s is not a TLS version (want "1.0".."1.3")`, quote(c.TLS.MinVersion))
+	if _, err := tlsconf.NewPolicy(c.TLS.Profile, c.TLS.MinVersion, c.TLS.Ciphers); err != nil {
+		for _, pe := range tlsconf.PolicyErrors(err) {
+			bad(pe.Key, "%s", pe.Msg)
+		}
 	}
 	if c.TLS.TicketKeys != "" && !c.TLS.SessionTickets {
 		bad("tls.ticket_keys", "is set but session_tickets is false (want one or the other)")
@@ -82,8 +80,14 @@ func (c *Config) validate() []Problem {
 	}
 
 	// [headers]
-	if c.Headers.HSTS != "" && !hstsRE.MatchString(c.Headers.HSTS) {
-		bad("headers.hsts", `%s has no max-age (want e.g. "max-age=63072000; includeSubDomains; preload", or "" to disable)`, quote(c.Headers.HSTS))
+	if err := headers.ValidateHSTS(c.Headers.HSTS); err != nil {
+		bad("headers.hsts", "%v", err)
+	}
+	if _, err := headers.ParseTrustedProxies(c.Headers.TrustedProxies); err != nil {
+		bad("headers.trusted_proxies", "%v", err)
+	}
+	if err := (headers.Extra{Set: c.Headers.Set, Remove: c.Headers.Remove}).Validate(); err != nil {
+		bad("headers.set", "%v", err)
 	}
 
 	if h := c.Headers.HPKP; h.Enabled {
@@ -189,6 +193,9 @@ func (c *Config) validate() []Problem {
 		if msg := checkBackend(s.Backend); msg != "" {
 			bad(key+".backend", "%s %s", quote(s.Backend), msg)
 		}
+		if err := (headers.Extra{Set: s.Headers.Set, Remove: s.Headers.Remove}).Validate(); err != nil {
+			bad(key+".headers", "%v", err)
+		}
 		if s.ACME {
 			if len(s.Certs) > 0 {
 				bad(key+".acme", "is true and the site also has [[site.cert]] (want one or the other)")
@@ -225,8 +232,6 @@ func (c *Config) validate() []Problem {
 	}
 	return ps
 }
-
-var hstsRE = regexp.MustCompile(`(?i)(^|;)\s*max-age\s*=\s*"?[0-9]+"?\s*(;|$)`)
 
 // checkAddr returns why addr is not a listen address, or "".
 func checkAddr(addr string) string {

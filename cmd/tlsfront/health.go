@@ -21,8 +21,8 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
-	if cfg == nil {
+	cfg, _, err := config.Load(*path) // bad values elsewhere in the file do not stop a health check
+	if err != nil {
 		fail(stderr, err)
 		return 1
 	}

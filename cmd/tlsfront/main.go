@@ -4,10 +4,15 @@
 //
 // Usage:
 //
-//	tlsfront -config FILE        serve
-//	tlsfront -t -config FILE     check FILE and every certificate it names, then exit
-//	tlsfront pins FILE...        print HPKP pins of certificates, keys and CSRs
-//	tlsfront version             print the version
+//	tlsfront -config FILE          serve (package server)
+//	tlsfront -t -config FILE       check FILE and every certificate it names, then exit
+//	tlsfront pins FILE...          print HPKP pins of certificates, keys and CSRs
+//	tlsfront health -config FILE   one TLS handshake with the running server (HEALTHCHECK)
+//	tlsfront audit HOST[:PORT]     grade any TLS server the way SSL Labs would (package audit)
+//	tlsfront version               print the version
+//
+// This package parses flags and prints errors; it holds the only os.Exit.
+// The daemon is package server.
 package main
 
 import (
@@ -16,10 +21,12 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"tlsfront/audit"
 	"tlsfront/headers"
+	"tlsfront/server"
 	"tlsfront/tlsconf"
 )
 
@@ -101,25 +108,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *check {
-		return runCheck(*configPath, stdout, stderr)
+		if err := server.Check(*configPath, stdout, time.Now()); err != nil {
+			fail(stderr, err)
+			return 1
+		}
+		return 0
 	}
-	return serve(*configPath, stderr)
-}
-
-func runCheck(path string, stdout, stderr io.Writer) int {
-	rt, err := loadAndBuild(path, discardLogger(), true)
+	err := server.Run(server.Options{ConfigPath: *configPath, Version: versionString(), Stderr: stderr, Stdout: os.Stdout})
 	if err != nil {
 		fail(stderr, err)
 		return 1
 	}
-	defer rt.close()
-	printSummary(stdout, rt, time.Now())
 	return 0
 }
 
-// fail prints an error the way the CLI reports errors.
+// fail prints an error the way the CLI reports errors: a configuration
+// error's problems each on their own line, under the first.
 func fail(w io.Writer, err error) {
-	lines := problemLines(err)
+	lines := strings.Split(err.Error(), "\n")
 	fmt.Fprintf(w, "tlsfront: error: %s\n", lines[0])
 	for _, l := range lines[1:] {
 		fmt.Fprintf(w, "%s\n", l)

@@ -125,3 +125,14 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("-h: %d %q", code, errOut)
 	}
 }
+
+// TestCheckBadVersionWithCiphers: a bad min_version beside a cipher string
+// is one problem, under tls.min_version; the cipher string is not blamed
+// for it.
+func TestCheckBadVersionWithCiphers(t *testing.T) {
+	path, _ := writeConfig(t, "[tls]\nmin_version = \"1.4\"\nciphers = \"ECDHE+AESGCM\"\n")
+	_, errOut, code := runCLI("-t", "-config", path)
+	if code != 1 || !strings.Contains(errOut, "1 problem\n") || !strings.Contains(errOut, `tls.min_version: "1.4" is not a TLS version`) || strings.Contains(errOut, "tls.ciphers") {
+		t.Errorf("exit %d, want 1 and one problem, under tls.min_version:\n%s", code, errOut)
+	}
+}

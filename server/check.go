@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/tls"
@@ -7,12 +7,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"tlsfront/config"
 	"tlsfront/stapling"
 	"tlsfront/tlsconf"
 )
 
+// Check is `tlsfront -t`: it loads the file at path and builds its
+// Generation the way Start would, reading every certificate and key it
+// names but binding, writing and fetching nothing, and prints a summary of
+// what would be served to w. Otherwise it returns every problem found, as
+// one *config.Error where they have keys.
+func Check(path string, w io.Writer, now time.Time) error {
+	cfg, fromConfig, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	g, err := build(cfg, fromConfig, buildEnv{logger: zerolog.Nop(), now: now, check: true})
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	printSummary(w, g, now)
+	return nil
+}
+
 // printSummary writes what `tlsfront -t` reports for a good configuration.
-func printSummary(w io.Writer, rt *runtime, now time.Time) {
+func printSummary(w io.Writer, rt *Generation, now time.Time) {
 	cfg := rt.cfg
 	fmt.Fprintf(w, "configuration ok: %s\n", cfg.Path)
 	fmt.Fprintf(w, "listeners: https %s", cfg.Server.HTTPS)

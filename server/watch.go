@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"tlsfront/config"
+)
+
+// watchList is every file of cfg whose replacement on disk is a reason to
+// reload: certificates, keys, issuers and the ticket key file.
+func watchList(cfg *config.Config) []string {
+	var files []string
+	for _, s := range cfg.Sites {
+		for _, c := range s.Certs {
+			for _, p := range []string{c.Cert, c.Key, c.Issuer} {
+				if p != "" {
+					files = append(files, p)
+				}
+			}
+		}
+	}
+	if cfg.TLS.TicketKeys != "" {
+		files = append(files, cfg.TLS.TicketKeys)
+	}
+	return files
+}
+
+// watchFiles signals changed when a file on the current Generation's watch
+// list changes on disk (certbot renewals), so that it is reloaded without
+// a signal. It checks every interval until ctx ends; interval <= 0 (a
+// watch_interval of "0s") disables it.
+func (d *Daemon) watchFiles(ctx context.Context, interval time.Duration, changed chan<- struct{}) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := fingerprint(d.cur.Load().watch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := fingerprint(d.cur.Load().watch)
+		if now != last {
+			last = now
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// fingerprint summarises the size, modification time and identity of
+// files, so that a change to any of them changes it.
+func fingerprint(files []string) [32]byte {
+	h := sha256.New()
+	for _, p := range files {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s missing\n", p)
+			continue
+		}
+		fmt.Fprintf(h, "%s %d %d", p, fi.Size(), fi.ModTime().UnixNano())
+		// Identity and change time catch a file renamed over another
+		// with the same size and mtime (cp -p, certbot's symlinks). Not
+		// the whole Stat_t: reading the files updates their atime,
+		// which would make every reload trigger another one.
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(h, " %d %d %d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
+		}
+		fmt.Fprintln(h)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
