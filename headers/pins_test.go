@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsfront/internal/itest"
 )
 
 // openssl runs openssl with args in dir.
@@ -50,8 +52,8 @@ func pipeline(t *testing.T, dir, script string) string {
 }
 
 func TestPinsFromFileAgreesWithOpenSSL(t *testing.T) {
-	needTool(t, "openssl")
-	needTool(t, "bash")
+	itest.RequireTool(t, "openssl")
+	itest.RequireTool(t, "bash")
 	dir := t.TempDir()
 	run := func(args ...string) { openssl(t, dir, args...) }
 

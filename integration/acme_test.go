@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,25 +29,6 @@ import (
 // pebbleVersion is the Pebble release the ACME test runs against.
 const pebbleVersion = "v2.10.1"
 
-// acmeLog is a buffer safe for concurrent writers (servers, certmagic,
-// Pebble) and the test reading it.
-type acmeLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *acmeLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *acmeLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // pebbleBinaries returns pebble and pebble-challtestsrv, installed with
 // `go install` into os.UserCacheDir()/tlsfront-test/pebble-VERSION once
 // per machine. When that fails the test is skipped, or fails under CI=true.
@@ -57,10 +36,7 @@ func pebbleBinaries(t *testing.T) (pebble, challtestsrv string) {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Pebble is required under CI=true: "+format, args...)
-		}
-		t.Skipf("Pebble unavailable, skipping: "+format, args...)
+		itest.SkipOrFail(t, "Pebble: "+format, args...)
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -107,7 +83,7 @@ type pebble struct {
 	Directory string         // ACME directory URL
 	APIRoot   string         // PEM file trusted for the API (our minted CA)
 	Roots     *x509.CertPool // Pebble's issuance root, from /roots/0
-	log       *acmeLog
+	log       *itest.SyncBuffer
 }
 
 // Count returns how many lines of Pebble's log contain s.
@@ -124,7 +100,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	api := ca.Leaf(t, testca.LeafOptions{Names: []string{"127.0.0.1", "localhost"}})
 	certFile, keyFile := api.WriteFiles(dir)
 	dns := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
-	p := &pebble{APIRoot: ca.RootPath(), log: &acmeLog{}}
+	p := &pebble{APIRoot: ca.RootPath(), log: &itest.SyncBuffer{}}
 	startProcess(t, p.log, nil, challBin, "-dnsserver", dns,
 		"-management", fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t)),
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
@@ -187,7 +163,7 @@ type acmeFront struct {
 	alpnChallenges      atomic.Int32 // hellos offering only acme-tls/1
 	policy              *tlsconf.Policy
 	storage             string
-	log                 *acmeLog
+	log                 *itest.SyncBuffer
 }
 
 func startACMEFront(t *testing.T) *acmeFront {
@@ -196,7 +172,7 @@ func startACMEFront(t *testing.T) *acmeFront {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &acmeFront{policy: policy, storage: filepath.Join(t.TempDir(), "acme"), log: &acmeLog{}}
+	f := &acmeFront{policy: policy, storage: filepath.Join(t.TempDir(), "acme"), log: &itest.SyncBuffer{}}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

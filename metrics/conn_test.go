@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"crypto/tls"
 	"io"
 	"log"
@@ -9,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"tlsfront/internal/itest"
 	"tlsfront/internal/testca"
 )
 
@@ -52,24 +51,6 @@ func TestHandshakeFailureReason(t *testing.T) {
 	}
 }
 
-// syncBuffer collects what the error log passes on.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // tlsServer is an HTTPS server on 127.0.0.1 wired the way cmd/tlsfront is
 // to be: ConnState and the ErrorLog through HandshakeErrorLog.
 func tlsServer(t *testing.T, m *Metrics, cfg *tls.Config, logged io.Writer) *httptest.Server {
@@ -103,7 +84,7 @@ func TestHandshakeErrorLog(t *testing.T) {
 	ca := testca.New(t)
 	leaf := ca.Leaf(t, testca.LeafOptions{Names: []string{"localhost"}, KeyType: "rsa2048"})
 	m := New(Options{})
-	var logged syncBuffer
+	var logged itest.SyncBuffer
 	srv := tlsServer(t, m, &tls.Config{
 		Certificates: []tls.Certificate{leaf.TLS()},
 		MinVersion:   tls.VersionTLS12,

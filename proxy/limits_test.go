@@ -21,6 +21,8 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"tlsfront/internal/itest"
 )
 
 // verifyNoLeaks checks, after every other clean-up of the test, that no
@@ -29,31 +31,6 @@ func verifyNoLeaks(t *testing.T) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// logBuffer is a zerolog destination safe for concurrent writes and reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// count returns how many lines contain s.
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // countingListener counts the Accept calls that returned a connection.
@@ -85,7 +62,7 @@ func TestConnLimiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	inner := &countingListener{Listener: raw}
-	var logs logBuffer
+	var logs itest.SyncBuffer
 	now := time.Unix(1_700_000_000, 0)
 	var clock sync.Mutex
 	lim := NewConnLimiter(2)
@@ -141,7 +118,7 @@ func TestConnLimiter(t *testing.T) {
 	if got := lim.Refused(); got != 5 {
 		t.Errorf("Refused() = %d, want 5", got)
 	}
-	if got := logs.count("max_connections reached"); got != 1 {
+	if got := logs.Count("max_connections reached"); got != 1 {
 		t.Errorf("5 refusals within the log interval wrote %d lines, want 1:\n%s", got, logs.String())
 	}
 	select {
@@ -163,7 +140,7 @@ func TestConnLimiter(t *testing.T) {
 		closedByPeer(dial())
 		advance(2 * time.Second)
 		closedByPeer(dial())
-		if got := logs.count("max_connections reached"); got != 2 {
+		if got := logs.Count("max_connections reached"); got != 2 {
 			t.Fatalf("got %d log lines, want 2 (one per 10s):\n%s", got, logs.String())
 		}
 		if !strings.Contains(logs.String(), `"refused":6`) {
@@ -236,7 +213,7 @@ func TestBodyLimit(t *testing.T) {
 		fmt.Fprintf(w, "%d", n)
 	}))
 	t.Cleanup(backend.Close)
-	var logs logBuffer
+	var logs itest.SyncBuffer
 	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{MaxBodyBytes: limit}, zerolog.New(&logs)))
 	clients := testClients(t, srv, 10*time.Second)
 	h1, client := clients[0].client, clients[1].client
@@ -297,7 +274,7 @@ func TestBodyLimit(t *testing.T) {
 			}
 		})
 	}
-	if n := logs.count("max_body_bytes refused"); n != 4 {
+	if n := logs.Count("max_body_bytes refused"); n != 4 {
 		t.Errorf("%d log lines for 4 refused bodies, want 4:\n%s", n, logs.String())
 	}
 }
@@ -328,7 +305,7 @@ func TestReadTimeout(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	t.Cleanup(func() { close(release) })
-	var logs logBuffer
+	var logs itest.SyncBuffer
 	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{ReadTimeout: 300 * time.Millisecond}, zerolog.New(&logs)))
 
 	for _, c := range testClients(t, srv, 10*time.Second) {
@@ -337,11 +314,11 @@ func TestReadTimeout(t *testing.T) {
 			{"/reset", " reset body is cut and logged once"},
 		} {
 			t.Run(c.name+cut.name, func(t *testing.T) {
-				before := logs.count("backend response cut short")
+				before := logs.Count("backend response cut short")
 				if n, err := getAll(c.client, srv.URL+cut.path); err == nil || n >= 1000 {
 					t.Errorf("read %d bytes, err %v; want the response cut short", n, err)
 				}
-				if got := logs.count("backend response cut short") - before; got != 1 {
+				if got := logs.Count("backend response cut short") - before; got != 1 {
 					t.Errorf("%d log lines, want 1:\n%s", got, logs.String())
 				}
 			})
@@ -392,7 +369,7 @@ func TestRefusals(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 	}))
 	t.Cleanup(backend.Close)
-	var logs logBuffer
+	var logs itest.SyncBuffer
 	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{}, zerolog.New(&logs)))
 	for _, tt := range []struct {
 		name, req string
@@ -427,7 +404,7 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	if n := logs.count("backend request failed"); n != 0 {
+	if n := logs.Count("backend request failed"); n != 0 {
 		t.Errorf("client faults were logged as backend failures:\n%s", logs.String())
 	}
 }
@@ -459,7 +436,7 @@ func TestClientBodyTimeout(t *testing.T) {
 		fmt.Fprintf(w, "%d", n)
 	}))
 	t.Cleanup(backend.Close)
-	var logs logBuffer
+	var logs itest.SyncBuffer
 	srv, _ := serveTLS(t, limitsHandler(t, backend.URL, Limits{ClientBodyTimeout: timeout}, zerolog.New(&logs)))
 	clients := testClients(t, srv, 10*time.Second)
 	backendSaw := func() []string {
@@ -500,7 +477,7 @@ func TestClientBodyTimeout(t *testing.T) {
 
 	for _, c := range clients {
 		t.Run(c.name+" stalled body gets 408", func(t *testing.T) {
-			before := logs.count("request body too slow")
+			before := logs.Count("request body too slow")
 			pr, pw := io.Pipe()
 			defer pw.Close()
 			go pw.Write(make([]byte, 10)) // then nothing
@@ -521,7 +498,7 @@ func TestClientBodyTimeout(t *testing.T) {
 			if seen := backendSaw(); len(seen) != 1 || strings.HasSuffix(seen[0], "<nil>") {
 				t.Errorf("backend read %v, want one request whose body read failed", seen)
 			}
-			if n := logs.count("request body too slow") - before; n != 1 {
+			if n := logs.Count("request body too slow") - before; n != 1 {
 				t.Errorf("%d log lines, want 1:\n%s", n, logs.String())
 			}
 		})

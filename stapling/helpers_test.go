@@ -1,12 +1,10 @@
 package stapling
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ocsp"
+
+	"tlsfront/internal/itest"
 )
 
 // fakeClock is an injectable clock that moves only when told.
@@ -130,40 +130,11 @@ func failing() answerFunc {
 	return func(*ocsp.Request) (int, []byte) { return http.StatusInternalServerError, []byte("down") }
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the non-empty log lines.
-func (s *syncBuffer) lines() []string {
-	var out []string
-	for _, l := range strings.Split(s.String(), "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // testStapler builds a Stapler on a fake clock with jitter fixed at 0.5 and
 // logs captured; mod adjusts the options first.
-func testStapler(t testing.TB, clock *fakeClock, mod func(*Options)) (*Stapler, *syncBuffer) {
+func testStapler(t testing.TB, clock *fakeClock, mod func(*Options)) (*Stapler, *itest.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &itest.SyncBuffer{}
 	opts := Options{
 		Timeout: 5 * time.Second,
 		Logger:  zerolog.New(logs),
@@ -179,17 +150,4 @@ func testStapler(t testing.TB, clock *fakeClock, mod func(*Options)) (*Stapler, 
 	}
 	t.Cleanup(s.Close)
 	return s, logs
-}
-
-// needTool skips the test when name is not installed, except under CI
-// (CI=true), where a missing tool is a failure.
-func needTool(t testing.TB, name string, found bool) {
-	t.Helper()
-	if found {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI but not available", name)
-	}
-	t.Skipf("%s not available", name)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"tlsfront/internal/itest"
 )
 
 // netnsMarker is set in the environment of the copy of this test binary
@@ -32,10 +34,11 @@ func TestOpenSSLResponder(t *testing.T) {
 		runOpenSSLResponder(t)
 		return
 	}
-	needTool(t, "root (for unshare -n)", os.Geteuid() == 0)
+	if os.Geteuid() != 0 {
+		itest.SkipOrFail(t, "root (for unshare -n)")
+	}
 	for _, tool := range []string{"unshare", "ip", "openssl"} {
-		_, err := exec.LookPath(tool)
-		needTool(t, tool, err == nil)
+		itest.RequireTool(t, tool)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -82,7 +85,7 @@ func runOpenSSLResponder(t *testing.T) {
 
 	// -timeout bounds how long a silent client can hold the responder,
 	// which serves one connection at a time.
-	out := &syncBuffer{}
+	out := &itest.SyncBuffer{}
 	cmd := exec.Command("openssl", "ocsp", "-index", "index.txt", "-port", fmt.Sprint(opensslPort),
 		"-rsigner", "issuer.pem", "-rkey", "issuer.key", "-CA", "issuer.pem", "-nmin", "5",
 		"-ignore_err", "-timeout", "2")
@@ -164,7 +167,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // waitReady waits (at most 5 s) until openssl ocsp says it has loaded the
 // index and waits for clients. Probing the port instead does not work: a
 // connection closed without a request wedges the OpenSSL 3.0 responder.
-func waitReady(t *testing.T, out *syncBuffer, exited chan error) {
+func waitReady(t *testing.T, out *itest.SyncBuffer, exited chan error) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for !strings.Contains(out.String(), "waiting for OCSP client connections") {

@@ -81,7 +81,7 @@ func TestRefreshOutcomes(t *testing.T) {
 			if staple != nil && got.GoodUntil.IsZero() {
 				t.Error("GoodUntil not reported for a held staple")
 			}
-			if len(logs.lines()) != 1 {
+			if len(logs.Lines()) != 1 {
 				t.Errorf("want exactly one log line for one fetch outcome, got:\n%s", logs)
 			}
 		})
@@ -216,11 +216,11 @@ func TestRevokedMidway(t *testing.T) {
 	}
 	// The responder failing afterwards does not turn "revoked" into a
 	// mere outage, nor add log lines.
-	nLines := len(logs.lines())
+	nLines := len(logs.Lines())
 	srv.set(failing())
 	clock.Add(time.Hour)
 	st.refresh(t.Context(), e)
-	if got := e.Status(); got.State != StateRevoked || !strings.Contains(got.LastError, "revoked") || len(logs.lines()) != nLines {
+	if got := e.Status(); got.State != StateRevoked || !strings.Contains(got.LastError, "revoked") || len(logs.Lines()) != nLines {
 		t.Fatalf("after a failed re-check: state %q, error %q, logs:\n%s", got.State, got.LastError, logs)
 	}
 	// A restart must not bring the old good response back.

@@ -239,7 +239,7 @@ func TestNoOCSPURL(t *testing.T) {
 	if got.HasURL || got.State != StateNoURL || got.LastError != "" || e.Staple() != nil {
 		t.Fatalf("status %+v", got)
 	}
-	lines := logs.lines()
+	lines := logs.Lines()
 	if len(lines) != 1 || !strings.Contains(lines[0], `"level":"info"`) {
 		t.Fatalf("want one info line, got:\n%s", logs)
 	}
@@ -286,23 +286,23 @@ func TestLogSpam(t *testing.T) {
 		st.refresh(t.Context(), e)
 		clock.Add(time.Minute)
 	}
-	if n := len(logs.lines()); n != 1 {
+	if n := len(logs.Lines()); n != 1 {
 		t.Fatalf("50 failures in 50 min logged %d lines, want 1:\n%s", n, logs)
 	}
 	clock.Add(11 * time.Minute) // an hour after the first line
 	st.refresh(t.Context(), e)
 	st.refresh(t.Context(), e)
-	if n := len(logs.lines()); n != 2 || !strings.Contains(logs.lines()[1], "still failing") {
+	if n := len(logs.Lines()); n != 2 || !strings.Contains(logs.Lines()[1], "still failing") {
 		t.Fatalf("want one hourly reminder, got:\n%s", logs)
 	}
-	if !strings.Contains(logs.lines()[1], `"failures":51`) {
-		t.Errorf("reminder does not count the failures: %s", logs.lines()[1])
+	if !strings.Contains(logs.Lines()[1], `"failures":51`) {
+		t.Errorf("reminder does not count the failures: %s", logs.Lines()[1])
 	}
 
 	now := clock.Now()
 	srv.set(fixed(ca.response(t, leaf, respSpec{status: ocsp.Good, thisUpdate: now, nextUpdate: now.Add(time.Hour)})))
 	st.refresh(t.Context(), e)
-	lines := logs.lines()
+	lines := logs.Lines()
 	if len(lines) != 3 {
 		t.Fatalf("want a recovery line, got:\n%s", logs)
 	}

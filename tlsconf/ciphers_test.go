@@ -10,19 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// csRequireTool skips the test when an external tool is missing, except
-// under CI=true, where a missing tool is a failure.
-func csRequireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-}
+	"tlsfront/internal/itest"
+)
 
 // csOSSLSuite is one TLS ≤ 1.2 line of `openssl ciphers -V`.
 type csOSSLSuite struct {
@@ -135,7 +125,7 @@ func TestCipherTutorialStringsFromFile(t *testing.T) {
 // must equal openssl's list, and the Go suites restricted to suites
 // openssl has must equal openssl's list restricted to suites Go has.
 func TestCipherStringMatchesOpenSSL(t *testing.T) {
-	csRequireTool(t, "openssl")
+	itest.RequireTool(t, "openssl")
 	known, err := csOSSLKnown()
 	if err != nil {
 		t.Fatalf("listing openssl suites: %v", err)
@@ -258,7 +248,7 @@ func TestCipherStringMatchesOpenSSL(t *testing.T) {
 // `openssl ciphers -V` for every suite this openssl has, and its strength
 // flags against the HIGH, FIPS and COMPLEMENTOFDEFAULT aliases.
 func TestCipherTableMatchesOpenSSL(t *testing.T) {
-	csRequireTool(t, "openssl")
+	itest.RequireTool(t, "openssl")
 	kx := map[string]uint32{"RSA": csKRSA, "ECDH": csKECDHE, "DH": csKDHE, "PSK": csKPSK, "RSAPSK": csKRSAPSK,
 		"ECDHEPSK": csKECDHEPSK, "DHEPSK": csKDHEPSK, "SRP": csKSRP}
 	au := map[string]uint32{"RSA": csARSA, "ECDSA": csAECDSA, "DSS": csADSS, "None": csANULL, "PSK": csAPSK, "SRP": csASRP}
