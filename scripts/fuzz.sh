@@ -19,10 +19,10 @@
 #                  default, 60s, could eat a short FUZZTIME on slow targets)
 #   FUZZ_LIST=1    only list the targets, run nothing
 #
-# Cost: about FUZZTIME x targets plus a few seconds of build per package;
-# with 12 targets and 20s, about 5 minutes. CI can call it with a shorter
-# FUZZTIME (e.g. FUZZTIME=5s bash scripts/fuzz.sh) or nightly with a longer
-# one; it needs no tool beyond Go.
+# Cost: FUZZTIME per target (FUZZ_LIST=1 lists them) plus a few seconds of
+# build per package. CI can call it with a shorter FUZZTIME (e.g.
+# FUZZTIME=5s bash scripts/fuzz.sh) or nightly with a longer one; it needs
+# no tool beyond Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
