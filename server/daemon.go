@@ -55,7 +55,8 @@ type Daemon struct {
 	ctx        context.Context // ends at Shutdown: watcher, watchdog, stapler and ACME loops
 	cancel     context.CancelFunc
 	serveErr   chan error
-	changed    chan struct{} // certificate files changed on disk
+	changed    chan struct{}            // certificate files changed on disk
+	read       atomic.Pointer[[32]byte] // fingerprint of the files the last start or reload read
 	loops      sync.WaitGroup
 	handshakes sync.WaitGroup
 	healthy    atomic.Bool
@@ -120,6 +121,7 @@ func Start(opts Options) (*Daemon, error) {
 	d.lns.limiter = d.limiter
 	d.tlsConfig = listenerTLSConfig()
 
+	d.noteRead(cfg)
 	g, err := build(cfg, fromConfig, d.env())
 	if err == nil && accessErr != nil {
 		g.close()
@@ -217,6 +219,9 @@ func (d *Daemon) loop(sigs <-chan os.Signal) error {
 			d.logger.Error().Err(err).Msg("listener failed; shutting down")
 			return fmt.Errorf("listener failed: %w", err)
 		case <-d.changed:
+			if d.readAlready() {
+				continue // a reload since has read them as they are now (a renewal writes several files)
+			}
 			d.logger.Info().Msg("certificate or key files changed on disk")
 			_ = d.Reload()
 		case <-staples.C:

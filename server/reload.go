@@ -68,6 +68,7 @@ func (d *Daemon) build() (*Generation, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.noteRead(cfg)
 	return build(cfg, fromConfig, d.env())
 }
 

@@ -58,6 +58,21 @@ func (d *Daemon) watchFiles(ctx context.Context, interval time.Duration, changed
 	}
 }
 
+// noteRead records the fingerprint of cfg's files just before a start or
+// reload reads them, whether it then succeeds or not.
+func (d *Daemon) noteRead(cfg *config.Config) {
+	sum := fingerprint(watchList(cfg))
+	d.read.Store(&sum)
+}
+
+// readAlready reports whether the current files are those the last start
+// or reload read: a change the watcher reported has been loaded since (or
+// failed to load as it is now), so reloading again would change nothing.
+func (d *Daemon) readAlready() bool {
+	read := d.read.Load()
+	return read != nil && *read == fingerprint(d.cur.Load().watch)
+}
+
 // fingerprint summarises the size, modification time and identity of
 // files, so that a change to any of them changes it.
 func fingerprint(files []string) [32]byte {

@@ -117,3 +117,33 @@ func TestWatchFiles(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestReadAlready: a renewal writes the certificate and the key one after
+// the other, and the watcher may report each; once a reload has read the
+// files as they are, the second report causes no second reload.
+func TestReadAlready(t *testing.T) {
+	f := newFixture(t)
+	f.leaf(t, "site")
+	f.write(t, siteConfig{HTTPS: loopback(t), Backend: backend(t, "b"), Cert: "site"})
+	d := f.start(t)
+	if !d.readAlready() {
+		t.Fatal("right after the start, the files are not those it read")
+	}
+	f.leaf(t, "site")
+	if d.readAlready() {
+		t.Fatal("a renewed certificate counts as read")
+	}
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !d.readAlready() {
+		t.Error("after the reload read the renewed files, a report of them would reload again")
+	}
+	os.WriteFile(filepath.Join(f.dir, "site.key"), []byte("half a renewal"), 0o600)
+	if err := d.Reload(); err == nil {
+		t.Fatal("a reload with a broken key succeeded")
+	}
+	if !d.readAlready() {
+		t.Error("after a failed reload, the same broken files would be reloaded again")
+	}
+}
