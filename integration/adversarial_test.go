@@ -378,7 +378,7 @@ func TestMaxConnections(t *testing.T) {
 	t.Run("metric", func(t *testing.T) {
 		v, ok := scrapeMetric(t, f.Metrics, "tlsfront_connections_refused_total")
 		if !ok {
-			t.Skip("tlsfront_connections_refused_total is not exported: cmd/tlsfront/serve.go must call d.metrics.WatchConnLimit(connLimit)")
+			t.Fatal("tlsfront_connections_refused_total is not exported (server.Start must call metrics.WatchConnLimit)")
 		}
 		if v < extra {
 			t.Errorf("tlsfront_connections_refused_total = %v, want at least %d", v, extra)

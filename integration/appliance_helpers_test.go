@@ -17,7 +17,6 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -367,99 +366,12 @@ func itestPort(addr string) int {
 	return n
 }
 
-// envFront is a tlsfront process with extra environment variables, which
-// itest.StartTlsfront cannot pass.
-type envFront struct {
-	ConfigPath string
-	t          *testing.T
-	cmd        *exec.Cmd
-	logs       itest.SyncBuffer
-	done       chan struct{}
-	exitCode   int
-}
-
 // runEnvFront writes cfg to dir/tlsfront.toml and starts tlsfront on it
-// with env added to the test's environment. It does not wait for anything;
-// the process is stopped with SIGTERM when the test ends, and the test
-// fails unless it then exits 0.
-func runEnvFront(t *testing.T, dir, cfg string, env ...string) *envFront {
+// with env added to the environment, without waiting for anything (the
+// tests watch the start themselves); it is stopped when the test ends.
+func runEnvFront(t *testing.T, dir, cfg string, env ...string) *itest.Tlsfront {
 	t.Helper()
-	e := &envFront{ConfigPath: filepath.Join(dir, "tlsfront.toml"), t: t, done: make(chan struct{})}
-	if err := os.WriteFile(e.ConfigPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.cmd = exec.Command(itest.BuildTlsfront(t), "-config", e.ConfigPath)
-	e.cmd.Dir = os.TempDir()
-	e.cmd.Env = append(os.Environ(), env...)
-	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := e.cmd.Start(); err != nil {
-		t.Fatalf("starting tlsfront: %v", err)
-	}
-	go func() {
-		err := e.cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			e.exitCode = ee.ExitCode()
-		} else if err != nil {
-			e.exitCode = -1
-		}
-		close(e.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-e.done:
-		default:
-			_ = e.cmd.Process.Signal(syscall.SIGTERM)
-			if code := e.Wait(t); code != 0 {
-				t.Errorf("tlsfront exited with %d after SIGTERM, want 0", code)
-			}
-		}
-		if t.Failed() {
-			t.Logf("tlsfront output:\n%s", e.Logs())
-		}
-	})
-	return e
-}
-
-func (e *envFront) Logs() string { return e.logs.String() }
-
-func (e *envFront) Signal(sig syscall.Signal) {
-	if err := e.cmd.Process.Signal(sig); err != nil {
-		e.t.Errorf("signalling tlsfront with %v: %v", sig, err)
-	}
-}
-
-// Wait waits up to 15 s for the exit and returns the exit code.
-func (e *envFront) Wait(t *testing.T) int {
-	select {
-	case <-e.done:
-	case <-time.After(15 * time.Second):
-		t.Errorf("tlsfront did not exit within 15s; killing it")
-		_ = e.cmd.Process.Kill()
-		<-e.done
-	}
-	return e.exitCode
-}
-
-// waitServing waits up to 15 s until addr completes a TLS handshake.
-func (e *envFront) waitServing(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-e.done:
-			t.Fatalf("tlsfront exited with code %d before serving; output:\n%s", e.exitCode, e.Logs())
-		default:
-		}
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tlsfront not serving on %s after 15s: %v; output:\n%s", addr, err, e.Logs())
-		}
-	}
+	return itest.StartTlsfrontWith(t, dir, cfg, itest.TlsfrontOptions{Env: env, NoWait: true})
 }
 
 // proxyV2 returns a PROXY protocol v2 header: PROXY TCP over IPv4 from

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -113,7 +112,7 @@ func TestNotifyProtocol(t *testing.T) {
 		}
 	}
 	e.Signal(syscall.SIGTERM)
-	if code := e.Wait(t); code != 0 {
+	if code := e.Wait(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
 	}
 	got := waitStates(8, "STOPPING=1")
@@ -485,7 +484,7 @@ func TestApplianceEnvOverrides(t *testing.T) {
 	}
 	envAddr := loopback(t)
 	e := runEnvFront(t, dir, cfg.String(), "TLSFRONT_SERVER_HTTPS="+envAddr, "TLSFRONT_SITE_BACKEND="+backend.URL)
-	e.waitServing(t, envAddr)
+	e.WaitServing(envAddr)
 	httpsGet(t, envAddr, "/from-env", roots) // answered by the environment's backend, not the file's dead one
 	requireRefused(t, cfg.HTTPS)
 	if ok, problems := hup(t, e); !ok {
@@ -494,11 +493,14 @@ func TestApplianceEnvOverrides(t *testing.T) {
 	httpsGet(t, envAddr, "/after-reload", roots)
 	requireRefused(t, cfg.HTTPS)
 
-	check := exec.Command(itest.BuildTlsfront(t), "-t", "-config", e.ConfigPath)
-	check.Env = append(os.Environ(), "TLSFRONT_SERVER_SHUTDOWN_TIMEOUT=soon")
-	out, err := check.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "TLSFRONT_SERVER_SHUTDOWN_TIMEOUT") || !strings.Contains(string(out), `"soon"`) {
-		t.Errorf("tlsfront -t with TLSFRONT_SERVER_SHUTDOWN_TIMEOUT=soon: %v\n%s\nwant a failure naming the variable and its value", err, out)
+	for _, tc := range []struct{ env, want string }{
+		{"TLSFRONT_SERVER_SHUTDOWN_TIMEOUT=soon", `TLSFRONT_SERVER_SHUTDOWN_TIMEOUT (server.shutdown_timeout): "soon" is not a duration`},
+		{"TLSFRONT_HEADER_HSTS=max-age=1", "TLSFRONT_HEADER_HSTS: names no key"}, // a typo is not silence
+	} {
+		_, stderr, code := itest.RunTlsfrontEnv(t, []string{tc.env}, "-t", "-config", e.ConfigPath)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("tlsfront -t with %s: exit %d\n%s\nwant 1 and %q", tc.env, code, stderr, tc.want)
+		}
 	}
 }
 
@@ -539,11 +541,11 @@ func TestApplianceSignalsDuringStartup(t *testing.T) {
 	mark := markLogs(e)
 	e.Signal(syscall.SIGHUP)
 	releaseOnce()
-	e.waitServing(t, cfg.HTTPS)
+	e.WaitServing(cfg.HTTPS)
 	mark.waitMsg(t, "reloaded")
 	select {
-	case <-e.done:
-		t.Fatalf("tlsfront exited (code %d) after a SIGHUP during start-up", e.exitCode)
+	case <-e.Done():
+		t.Fatalf("tlsfront exited (code %d) after a SIGHUP during start-up", e.ExitCode())
 	default:
 	}
 	httpsGet(t, cfg.HTTPS, "/after-early-hup", ca.Pool())

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -185,32 +184,19 @@ format = "json"
 		t.Fatalf("the root holds %v, want exactly %v", got, want)
 	}
 
-	args := append(append([]string{}, wrap...), root, "/tlsfront", "-config", "/etc/tlsfront/tlsfront.toml")
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = []string{} // an image has no inherited environment
-	var logs itest.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %v: %v", args, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-
+	front := itest.StartTlsfrontWith(t, etc, cfg, itest.TlsfrontOptions{
+		Wrap:      append(append([]string{}, wrap...), root),
+		Binary:    "/tlsfront",
+		ConfigArg: "/etc/tlsfront/tlsfront.toml",
+		EmptyEnv:  true, // an image has no inherited environment
+	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"},
 	}}
-	waitContainerServing(t, httpsAddr, exited, &logs)
 
 	resp, err := client.Get("https://" + httpsAddr + "/")
 	if err != nil {
-		t.Fatalf("HTTPS GET through the chrooted tlsfront: %v\nlogs:\n%s", err, logs.String())
+		t.Fatalf("HTTPS GET through the chrooted tlsfront: %v\nlogs:\n%s", err, front.Logs())
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -233,17 +219,14 @@ format = "json"
 	})
 
 	// docker stop: SIGTERM, graceful exit 0.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	front.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("after SIGTERM: %v\nlogs:\n%s", err, logs.String())
+	case <-front.Done():
+		if code := front.ExitCode(); code != 0 {
+			t.Errorf("exit code %d after SIGTERM, want 0\nlogs:\n%s", code, front.Logs())
 		}
 	case <-time.After(40 * time.Second):
-		t.Fatalf("tlsfront did not exit within 40s of SIGTERM\nlogs:\n%s", logs.String())
+		t.Fatalf("tlsfront did not exit within 40s of SIGTERM\nlogs:\n%s", front.Logs())
 	}
 	t.Run("health fails when nothing serves", func(t *testing.T) {
 		hargs := append(append([]string{}, wrap...), root, "/tlsfront", "health", "-config", "/etc/tlsfront/tlsfront.toml", "-timeout", "2s")
@@ -251,30 +234,8 @@ format = "json"
 			t.Errorf("tlsfront health succeeded after the server stopped:\n%s", out)
 		}
 	})
-	if !containerJSONLines(logs.String()) {
-		t.Errorf("the log is not JSON lines:\n%s", logs.String())
-	}
-}
-
-// waitServing waits up to 20s until addr completes TLS handshakes.
-func waitContainerServing(t *testing.T, addr string, exited <-chan error, logs *itest.SyncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("tlsfront exited before serving: %v\nlogs:\n%s", err, logs.String())
-		default:
-		}
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tlsfront not serving on %s after 20s: %v\nlogs:\n%s", addr, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !containerJSONLines(front.Logs()) {
+		t.Errorf("the log is not JSON lines:\n%s", front.Logs())
 	}
 }
 

@@ -61,12 +61,9 @@ func goodResponder(t *testing.T, leaf **testca.Leaf) string {
 // nsFront is a tlsfront running in a private mount namespace whose
 // state_dir is a small tmpfs the test can fill or make read-only.
 type nsFront struct {
-	pid   int
+	*itest.Tlsfront
 	addr  string
 	state string
-	out   *itest.SyncBuffer
-	cmd   *exec.Cmd
-	done  chan struct{}
 }
 
 // startInMountNS runs tlsfront with cfg (state_dir = state) under
@@ -74,62 +71,24 @@ type nsFront struct {
 // prepare (a shell snippet, "" for none) in the namespace.
 func startInMountNS(t *testing.T, dir, cfg, state, addr, tmpfsSize, prepare string) *nsFront {
 	t.Helper()
-	bin := itest.BuildTlsfront(t)
 	unshare := itest.RequireTool(t, "unshare")
 	itest.RequireTool(t, "nsenter")
-	path := filepath.Join(dir, "tlsfront.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	script := `mount -t tmpfs -o size="$SIZE" tlsfront-state "$STATE" && ` + prepare + ` exec "$BIN" -config "$CFG"`
-	f := &nsFront{addr: addr, state: state, out: &itest.SyncBuffer{}, done: make(chan struct{})}
-	f.cmd = exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script)
-	f.cmd.Env = append(os.Environ(), "SIZE="+tmpfsSize, "STATE="+state, "BIN="+bin, "CFG="+path)
-	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
-	f.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := f.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.pid = f.cmd.Process.Pid // unshare and sh exec: the same process ends as tlsfront
-	go func() { f.cmd.Wait(); close(f.done) }()
-	t.Cleanup(func() {
-		f.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-f.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("tlsfront did not stop within 10s of SIGTERM")
-			f.cmd.Process.Kill()
-			<-f.done
-		}
-		if t.Failed() {
-			t.Logf("tlsfront output:\n%s", f.out)
-		}
+	// unshare and sh exec: the same process ends as tlsfront, so PID is its.
+	script := `mount -t tmpfs -o size="$SIZE" tlsfront-state "$STATE" && ` + prepare + ` exec "$@"`
+	f := itest.StartTlsfrontWith(t, dir, cfg, itest.TlsfrontOptions{
+		Wrap: []string{unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh"},
+		Env:  []string{"SIZE=" + tmpfsSize, "STATE=" + state},
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-f.done:
-			t.Fatalf("tlsfront exited during start-up:\n%s", f.out)
-		default:
-		}
-		if c, err := tls.Dial("tcp", addr, clientTLS()); err == nil {
-			c.Close()
-			return f
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tlsfront did not serve within 20s:\n%s", f.out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &nsFront{Tlsfront: f, addr: addr, state: state}
 }
 
 // inNS runs a shell snippet in f's mount namespace; STATE is set.
 func (f *nsFront) inNS(t *testing.T, script string) string {
 	t.Helper()
-	cmd := exec.Command("nsenter", "-t", fmt.Sprint(f.pid), "-m", "sh", "-c", script)
+	cmd := exec.Command("nsenter", "-t", fmt.Sprint(f.PID), "-m", "sh", "-c", script)
 	cmd.Env = append(os.Environ(), "STATE="+f.state)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -161,9 +120,9 @@ func (f *nsFront) serves(t *testing.T, when string) {
 func (f *nsFront) waitOutput(t *testing.T, s, when string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(f.out.String(), s) {
+	for !strings.Contains(f.Logs(), s) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: tlsfront did not report %q:\n%s", when, s, f.out)
+			t.Fatalf("%s: tlsfront did not report %q:\n%s", when, s, f.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -220,26 +179,26 @@ format = "json"
 		// responder; without the file it fetches and must write one (as
 		// for a new certificate).
 		f.inNS(t, `rm "$STATE"/ocsp/*.ocsp && dd if=/dev/zero of="$STATE/fill" bs=4k 2>/dev/null; df -k "$STATE" | tail -1`)
-		syscall.Kill(f.pid, syscall.SIGHUP)
+		f.Signal(syscall.SIGHUP)
 		f.waitOutput(t, "reloaded", "disk full")
 		f.waitOutput(t, "OCSP response not cached; stapling it anyway", "disk full")
-		if !strings.Contains(f.out.String(), "no space left on device") {
-			t.Errorf("disk full: the log does not name the error:\n%s", f.out)
+		if !strings.Contains(f.Logs(), "no space left on device") {
+			t.Errorf("disk full: the log does not name the error:\n%s", f.Logs())
 		}
 		f.serves(t, "disk full")
 
 		f.inNS(t, `rm -f "$STATE/fill" "$STATE"/ocsp/*.ocsp && mount -o remount,ro "$STATE"`)
-		before := strings.Count(f.out.String(), "OCSP response not cached")
-		syscall.Kill(f.pid, syscall.SIGHUP)
+		before := strings.Count(f.Logs(), "OCSP response not cached")
+		f.Signal(syscall.SIGHUP)
 		deadline := time.Now().Add(15 * time.Second)
-		for strings.Count(f.out.String(), "OCSP response not cached") == before {
+		for strings.Count(f.Logs(), "OCSP response not cached") == before {
 			if time.Now().After(deadline) {
-				t.Fatalf("read-only: no cache failure reported after the reload:\n%s", f.out)
+				t.Fatalf("read-only: no cache failure reported after the reload:\n%s", f.Logs())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if !strings.Contains(f.out.String(), "read-only file system") {
-			t.Errorf("read-only: the log does not name the error:\n%s", f.out)
+		if !strings.Contains(f.Logs(), "read-only file system") {
+			t.Errorf("read-only: the log does not name the error:\n%s", f.Logs())
 		}
 		f.serves(t, "read-only")
 	})

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,10 +54,9 @@ type hostileOptions struct {
 	Extra                 string // appended TOML (after [log])
 }
 
-// hostileFront is a running tlsfront with its process id and metrics.
+// hostileFront is a running tlsfront (PID included) with its metrics.
 type hostileFront struct {
 	*itest.Tlsfront
-	PID     int
 	Metrics string // http://127.0.0.1:PORT/metrics
 	Leaf    *testca.Leaf
 	CA      *testca.CA
@@ -134,33 +132,10 @@ access = %v
 	f := itest.StartTlsfront(t, dir, cfg)
 	return &hostileFront{
 		Tlsfront: f,
-		PID:      pidOf(t, f.ConfigPath),
 		Metrics:  fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
 		Leaf:     leaf,
 		CA:       ca,
 	}
-}
-
-// pidOf finds the process whose command line names configPath.
-func pidOf(t testing.TB, configPath string) int {
-	t.Helper()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmd), "\x00")
-		if len(args) > 0 && strings.HasSuffix(args[0], "/tlsfront") && strings.Contains(string(cmd), configPath) {
-			return pid
-		}
-	}
-	t.Fatalf("no tlsfront process for %s in /proc", configPath)
-	return 0
 }
 
 // rssKB returns a process's resident set size in KiB.

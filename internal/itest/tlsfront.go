@@ -72,10 +72,18 @@ func buildTlsfront(root string) (string, error) {
 // ...) for at most 30 s and returns what it printed and its exit code.
 func RunTlsfront(t testing.TB, args ...string) (stdout, stderr string, exitCode int) {
 	t.Helper()
+	return RunTlsfrontEnv(t, nil, args...)
+}
+
+// RunTlsfrontEnv is RunTlsfront with env added to the process's
+// environment (see TlsfrontOptions.Env).
+func RunTlsfrontEnv(t testing.TB, env []string, args ...string) (stdout, stderr string, exitCode int) {
+	t.Helper()
 	bin := BuildTlsfront(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = tlsfrontEnv(env, false)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -93,6 +101,45 @@ func RunTlsfront(t testing.TB, args ...string) (stdout, stderr string, exitCode 
 	return o.String(), e.String(), exitCode
 }
 
+// tlsfrontEnv is the environment tlsfront runs with: the test's, without
+// its TLSFRONT_ variables (TLSFRONT_STRESS, re-exec markers: tlsfront
+// refuses variables that name no key), plus env; only env when empty.
+func tlsfrontEnv(env []string, empty bool) []string {
+	out := []string{}
+	if !empty {
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "TLSFRONT_") {
+				out = append(out, kv)
+			}
+		}
+	}
+	return append(out, env...)
+}
+
+// TlsfrontOptions say how StartTlsfrontWith runs tlsfront. The zero value
+// is StartTlsfront's.
+type TlsfrontOptions struct {
+	// Args follow "-config PATH" on the command line.
+	Args []string
+	// Env is added to the environment: the test's own, without its
+	// TLSFRONT_ variables, or nothing else with EmptyEnv (as in an image).
+	Env      []string
+	EmptyEnv bool
+	// Wrap, when set, is the command that runs tlsfront: the tlsfront
+	// command line is appended to it (chroot ROOT; unshare ... sh -c
+	// 'SETUP && exec "$@"' sh). It must exec tlsfront, so that PID is
+	// tlsfront's.
+	Wrap []string
+	// Binary and ConfigArg replace the binary's path and the -config
+	// argument as Wrap sees them (/tlsfront and /etc/tlsfront/... in a
+	// chroot). Defaults: the built binary and the written file.
+	Binary, ConfigArg string
+	// NoWait returns as soon as the process started; WaitServing waits
+	// later. Otherwise StartTlsfrontWith returns once server.https completes
+	// a TLS handshake (at most 20 s).
+	NoWait bool
+}
+
 // Tlsfront is a running tlsfront process.
 type Tlsfront struct {
 	// Dir is the directory holding the config file.
@@ -104,12 +151,15 @@ type Tlsfront struct {
 	HTTPSAddr, HTTPAddr string
 	// HTTPSPort and HTTPPort are their ports; 0 when absent.
 	HTTPSPort, HTTPPort int
+	// PID is the process id of tlsfront, for /proc and nsenter.
+	PID int
 
-	t        testing.TB
-	cmd      *exec.Cmd
-	out      *SyncBuffer
-	done     chan struct{}
-	exitCode int
+	t          testing.TB
+	cmd        *exec.Cmd
+	out        *SyncBuffer
+	done       chan struct{}
+	exitCode   int
+	serverName string
 }
 
 // tlsfrontConfig is the part of the config the harness reads.
@@ -127,17 +177,24 @@ type tlsfrontConfig struct {
 // `tlsfront -config dir/tlsfront.toml extraArgs...` from the system temp
 // directory (so relative paths only work if resolved against the config's
 // folder), and returns once the https listener completes a TLS handshake
-// (at most 15 s, else the test fails with the logs). The process is stopped with SIGTERM when the test
-// ends; the test fails if it needs SIGKILL or exits non-zero.
+// (at most 20 s, else the test fails with the logs). The process is
+// stopped with SIGTERM when the test ends; the test fails if it needs
+// SIGKILL or exits non-zero.
 func StartTlsfront(t testing.TB, dir, configTOML string, extraArgs ...string) *Tlsfront {
 	t.Helper()
-	bin := BuildTlsfront(t)
+	return StartTlsfrontWith(t, dir, configTOML, TlsfrontOptions{Args: extraArgs})
+}
+
+// StartTlsfrontWith is the one way tests start tlsfront: StartTlsfront,
+// with the environment, wrapper and wait of o.
+func StartTlsfrontWith(t testing.TB, dir, configTOML string, o TlsfrontOptions) *Tlsfront {
+	t.Helper()
 	var cfg tlsfrontConfig
 	if _, err := toml.Decode(configTOML, &cfg); err != nil {
 		t.Fatalf("test config is not TOML: %v\n%s", err, configTOML)
 	}
-	if cfg.Server.HTTPS == "" {
-		t.Fatalf("test config has no server.https listener")
+	if cfg.Server.HTTPS == "" && !o.NoWait {
+		t.Fatalf("test config has no server.https listener to wait for")
 	}
 	f := &Tlsfront{
 		Dir:        dir,
@@ -149,20 +206,33 @@ func StartTlsfront(t testing.TB, dir, configTOML string, extraArgs ...string) *T
 		t:          t,
 		out:        &SyncBuffer{},
 		done:       make(chan struct{}),
+		serverName: "localhost",
+	}
+	if len(cfg.Site) > 0 && len(cfg.Site[0].Names) > 0 {
+		f.serverName = strings.Replace(cfg.Site[0].Names[0], "*.", "www.", 1)
 	}
 	if err := os.WriteFile(f.ConfigPath, []byte(configTOML), 0o644); err != nil {
 		t.Fatalf("writing tlsfront config: %v", err)
 	}
-	args := append([]string{"-config", f.ConfigPath}, extraArgs...)
-	f.cmd = exec.Command(bin, args...)
+	bin, configArg := o.Binary, o.ConfigArg
+	if bin == "" {
+		bin = BuildTlsfront(t)
+	}
+	if configArg == "" {
+		configArg = f.ConfigPath
+	}
+	args := append(append(append([]string{}, o.Wrap...), bin, "-config", configArg), o.Args...)
+	f.cmd = exec.Command(args[0], args[1:]...)
 	// Not dir: relative paths in the config must resolve against its folder.
 	f.cmd.Dir = os.TempDir()
+	f.cmd.Env = tlsfrontEnv(o.Env, o.EmptyEnv)
 	f.cmd.Stdout = f.out
 	f.cmd.Stderr = f.out
 	f.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := f.cmd.Start(); err != nil {
 		t.Fatalf("starting tlsfront: %v", err)
 	}
+	f.PID = f.cmd.Process.Pid
 	go func() {
 		err := f.cmd.Wait()
 		var ee *exec.ExitError
@@ -176,24 +246,29 @@ func StartTlsfront(t testing.TB, dir, configTOML string, extraArgs ...string) *T
 		close(f.done)
 	}()
 	t.Cleanup(f.stop)
-
-	serverName := "localhost"
-	if len(cfg.Site) > 0 && len(cfg.Site[0].Names) > 0 {
-		serverName = strings.Replace(cfg.Site[0].Names[0], "*.", "www.", 1)
+	if !o.NoWait {
+		f.WaitServing(f.HTTPSAddr)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	return f
+}
+
+// WaitServing waits up to 20 s until addr completes a TLS handshake; the
+// test fails, with the logs, if it does not or tlsfront exits first.
+func (f *Tlsfront) WaitServing(addr string) {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		select {
 		case <-f.done:
-			t.Fatalf("tlsfront exited with code %d during start-up; output:\n%s", f.exitCode, f.Logs())
+			f.t.Fatalf("tlsfront exited with code %d before serving on %s; output:\n%s", f.exitCode, addr, f.Logs())
 		default:
 		}
-		if handshake(f.HTTPSAddr, serverName) == nil {
-			return f
+		if handshake(addr, f.serverName) == nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tlsfront's https listener %s completed no TLS handshake within 15s (last: %v); output:\n%s",
-				f.HTTPSAddr, handshake(f.HTTPSAddr, serverName), f.Logs())
+			f.t.Fatalf("tlsfront's listener %s completed no TLS handshake within 20s (last: %v); output:\n%s",
+				addr, handshake(addr, f.serverName), f.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -263,6 +338,13 @@ func (f *Tlsfront) Signal(sig syscall.Signal) {
 
 // Done is closed when the process has exited.
 func (f *Tlsfront) Done() <-chan struct{} { return f.done }
+
+// ExitCode is the exit code once Done is closed (-1 when killed by a
+// signal).
+func (f *Tlsfront) ExitCode() int {
+	<-f.done
+	return f.exitCode
+}
 
 // Wait waits up to 15 s for the process to exit and returns its exit code
 // (-1 when killed by a signal). If it does not exit, the test fails and
