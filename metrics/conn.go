@@ -10,13 +10,16 @@ import (
 	"sync"
 )
 
-// ConnState is an http.Server ConnState hook (set it on both servers): it
-// keeps tlsfront_connections_active and counts each TLS connection's
-// handshake once, with its version and suite, when the connection becomes
-// active (first request; HTTP/2 after its preface) or, for a connection
-// closed without a request, when it closes after a completed handshake.
-// Failed handshakes are counted from the server's error log instead; see
-// HandshakeErrorLog.
+// ConnState follows a connection's life: it keeps
+// tlsfront_connections_active and counts each TLS connection's handshake
+// once, with its version and suite, when the connection becomes active or,
+// for a connection closed without it, when it closes after a completed
+// handshake. It is an http.Server ConnState hook (active: first request;
+// HTTP/2 after its preface); package server, which handshakes connections
+// itself, calls it with StateNew at accept, StateActive once the handshake
+// is done and StateClosed at close. Failed handshakes are counted by
+// HandshakeFailure (package server calls it; an http.Server's error log
+// can, through HandshakeErrorLog).
 func (m *Metrics) ConnState(c net.Conn, s http.ConnState) {
 	tc, isTLS := c.(*tls.Conn)
 	switch s {
@@ -140,7 +143,8 @@ const handshakeErrorPrefix = "http: TLS handshake error from "
 // (log.New(w, "", 0)): every line is passed on to next unchanged (nil
 // discards), and each "http: TLS handshake error" line is also counted as
 // a HandshakeFailure with its HandshakeFailureReason. net/http logs
-// nothing else about failed handshakes, so this is where they are seen.
+// nothing else about failed handshakes, so this is where they are seen
+// when an http.Server handshakes its connections itself.
 func (m *Metrics) HandshakeErrorLog(next io.Writer) io.Writer {
 	if next == nil {
 		next = io.Discard

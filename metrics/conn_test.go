@@ -51,8 +51,8 @@ func TestHandshakeFailureReason(t *testing.T) {
 	}
 }
 
-// tlsServer is an HTTPS server on 127.0.0.1 wired the way cmd/tlsfront is
-// to be: ConnState and the ErrorLog through HandshakeErrorLog.
+// tlsServer is an HTTPS server on 127.0.0.1 whose http.Server handshakes
+// itself, wired for the metrics: ConnState and the ErrorLog through HandshakeErrorLog.
 func tlsServer(t *testing.T, m *Metrics, cfg *tls.Config, logged io.Writer) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
