@@ -34,8 +34,8 @@ func Check(path string, w io.Writer, now time.Time) error {
 }
 
 // printSummary writes what `tlsfront -t` reports for a good configuration.
-func printSummary(w io.Writer, rt *Generation, now time.Time) {
-	cfg := rt.cfg
+func printSummary(w io.Writer, g *Generation, now time.Time) {
+	cfg := g.cfg
 	fmt.Fprintf(w, "configuration ok: %s\n", cfg.Path)
 	fmt.Fprintf(w, "listeners: https %s", cfg.Server.HTTPS)
 	if cfg.Server.HTTP != "" {
@@ -43,7 +43,7 @@ func printSummary(w io.Writer, rt *Generation, now time.Time) {
 	}
 	fmt.Fprintf(w, "\nstate_dir: %s\n", cfg.Server.StateDir)
 
-	p := rt.policy
+	p := g.policy
 	fmt.Fprintf(w, "tls: profile %s, %s to TLS 1.3\n", p.Profile, tlsconf.VersionName(p.MinVersion))
 	if len(p.Suites) > 0 {
 		fmt.Fprintf(w, "  suites for TLS 1.0-1.2, in server order (enforced per ClientHello):\n")
@@ -64,7 +64,7 @@ func printSummary(w io.Writer, rt *Generation, now time.Time) {
 	} else {
 		fmt.Fprintf(w, "hsts: off\n")
 	}
-	for i, s := range rt.sites {
+	for i, s := range g.sites {
 		def := ""
 		if i == 0 {
 			def = " (default: clients without SNI or with unknown names)"
@@ -73,7 +73,7 @@ func printSummary(w io.Writer, rt *Generation, now time.Time) {
 		fmt.Fprintf(w, "  backend: %s\n", s.backend)
 		if s.acme {
 			fmt.Fprintf(w, "  certificates: ACME (%s, %s), kept in state_dir/acme\n", cfg.ACME.CA, cfg.ACME.KeyType)
-			for _, st := range rt.acme.Status(s.names) {
+			for _, st := range g.acme.Status(s.names) {
 				line := fmt.Sprintf("    %s: %s", st.Name, st.State)
 				if !st.NotAfter.IsZero() {
 					line += fmt.Sprintf(", expires %s (%d days)", st.NotAfter.UTC().Format(time.DateOnly), int(st.NotAfter.Sub(now).Hours()/24))
@@ -100,9 +100,9 @@ func printSummary(w io.Writer, rt *Generation, now time.Time) {
 			fmt.Fprintf(w, "    ocsp: %s\n", stapleLine(s.staples[j], now))
 		}
 	}
-	if len(rt.warnings) > 0 {
+	if len(g.warnings) > 0 {
 		fmt.Fprintf(w, "warnings:\n")
-		for _, x := range rt.warnings {
+		for _, x := range g.warnings {
 			fmt.Fprintf(w, "  %s\n", x)
 		}
 	}
