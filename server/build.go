@@ -234,7 +234,7 @@ func (g *Generation) startServers(env buildEnv) {
 		access = env.access(g.cfg)
 	}
 	m := env.metrics
-	https := proxy.Observe(g.handler, func(e *proxy.Entry) {
+	g.observe = func(e *proxy.Entry) {
 		if m != nil {
 			site := "unknown"
 			if e.Site >= 0 && e.Site < len(names) {
@@ -245,9 +245,9 @@ func (g *Generation) startServers(env buildEnv) {
 		if access != nil {
 			access(e)
 		}
-	})
-	opts := serverOptions(g.cfg, g)
-	g.servers = newConnServers(g.cfg, https, opts)
+	}
+	opts := g.serverOptions()
+	g.servers = g.newConnServers(proxy.Observe(g.handler, g.observe), opts)
 	for _, s := range distinct(g.servers) {
 		g.closers = append(g.closers, s.Close)
 	}

@@ -28,13 +28,13 @@
 //
 // After the handshake a connection is handed, by its negotiated ALPN
 // protocol, to the Generation's ConnServer for that protocol
-// (Generation.servers, filled by newConnServers in engines.go: "h2" and
-// "http/1.1", the latter also for clients that negotiate nothing). Until
-// tlsfront's own HTTP/1.1 and HTTP/2 engines land, both are one
-// HTTPServer: net/http's http.Server fed through a listener adapter. An
-// engine plugs in by implementing ConnServer and being returned for its
-// protocol by newConnServers; it gets the Generation's handler and limits
-// there. It learns it must drain from Shutdown (SIGTERM: finish in-flight
+// (Generation.servers, filled by Generation.newConnServers in engines.go:
+// "h2" and "http/1.1", the latter also for clients that negotiate
+// nothing). Until tlsfront's own HTTP/1.1 and HTTP/2 engines land, both are
+// one HTTPServer: net/http's http.Server fed through a listener adapter.
+// An engine plugs in by implementing ConnServer and being returned for its
+// protocol by newConnServers, where it gets the Generation's handler
+// (proxy), its observer (metrics, access log) and its limits. It learns it must drain from Shutdown (SIGTERM: finish in-flight
 // requests, close idle connections, refuse new requests, until the context
 // given ends, then Close). A reload asks nothing of it: its connections go
 // on with their Generation; Close is called once the last of them has

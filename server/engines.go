@@ -3,30 +3,34 @@ package server
 import (
 	"net/http"
 
-	"tlsfront/config"
 	"tlsfront/proxy"
 )
 
-// newConnServers returns the ConnServers of a Generation by ALPN protocol,
-// each serving h (the generation's HTTPS handler, observed by the access
-// log and metrics) with the limits of cfg. This is where protocol engines
-// plug in: an engine for "h2" or "http/1.1" is built here, from the same
-// handler and limits, and returned for its protocol. The Generation closes
-// every distinct value of the map when it is closed.
+// newConnServers returns g's ConnServers by ALPN protocol. This is where
+// protocol engines plug in: an engine for "h2" or "http/1.1" is built here
+// and returned for its protocol, from what g holds: its configuration
+// (g.cfg: limits such as server.idle_timeout, server.max_header_bytes,
+// proxy.send_timeout), its request handler (g.handler, the proxy) and
+// g.observe, which must see every finished request (metrics and access
+// log). h is g.handler already observed, for engines that take an
+// http.Handler; o are the limits as proxy.ServerOptions. The Generation
+// closes every distinct ConnServer of the map when it is closed, and asks
+// each to drain with Shutdown at SIGTERM.
 //
 // Today both protocols are one net/http http.Server.
-func newConnServers(cfg *config.Config, h http.Handler, o proxy.ServerOptions) map[string]ConnServer {
+func (g *Generation) newConnServers(h http.Handler, o proxy.ServerOptions) map[string]ConnServer {
 	s := NewHTTPServer(proxy.NewServer(h, o))
 	return map[string]ConnServer{"h2": s, "http/1.1": s}
 }
 
-// serverOptions are the http.Server limits of cfg, for both listeners.
-func serverOptions(cfg *config.Config, g *Generation) proxy.ServerOptions {
+// serverOptions are the http.Server limits of g's configuration, for both
+// listeners.
+func (g *Generation) serverOptions() proxy.ServerOptions {
 	return proxy.ServerOptions{
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
-		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		WriteByteTimeout:  cfg.Proxy.SendTimeout.Duration,
+		ReadHeaderTimeout: g.cfg.Server.ReadHeaderTimeout.Duration,
+		IdleTimeout:       g.cfg.Server.IdleTimeout.Duration,
+		MaxHeaderBytes:    g.cfg.Server.MaxHeaderBytes,
+		WriteByteTimeout:  g.cfg.Proxy.SendTimeout.Duration,
 		Logger:            g.logger,
 	}
 }

@@ -76,6 +76,7 @@ type Generation struct {
 
 	// Requests.
 	handler  *proxy.Handler
+	observe  func(*proxy.Entry)    // sees every finished HTTPS request: metrics and access log
 	servers  map[string]ConnServer // by ALPN protocol; "http/1.1" also serves clients without ALPN
 	plain    *HTTPServer           // the plain listener: ACME HTTP-01, then 301 to https
 	closers  []func() error        // what build started, in order; close runs them backwards
