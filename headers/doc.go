@@ -7,7 +7,8 @@
 //
 //	client ──TLS──▶ tlsconf (handshake) ──▶ proxy (httputil.ReverseProxy) ──HTTP──▶ Apache
 //	                                         │
-//	     request, in ReverseProxy.Rewrite:   │  CopyForwarded + SetForwarded, Extra.Apply
+//	     request, in ReverseProxy.Rewrite:   │  DropInvalidNames, CopyForwarded + SetForwarded
+//	                                         │  (client claims: claims.go), Extra.Apply
 //	     response, in ModifyResponse:        │  RewriteResponse (Location, Content-Location,
 //	                                         │  Refresh), SecureCookies, HideBackendVersion,
 //	                                         │  SetHSTS, HPKP header, Extra.Apply
