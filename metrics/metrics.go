@@ -61,6 +61,8 @@ type Metrics struct {
 	sites    map[string]struct{}
 	maxSites int
 
+	headersDropped prometheus.Counter
+
 	active  prometheus.Gauge
 	pending sync.Map // *tls.Conn -> struct{}: accepted, handshake not yet counted
 
@@ -116,6 +118,10 @@ func New(o Options) *Metrics {
 		Help:    "Time from sending a request to the backend until its response headers arrived, by site.",
 		Buckets: backendBuckets,
 	}, []string{"site"})
+	m.headersDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tlsfront_request_headers_dropped_total",
+		Help: "Request headers not forwarded to the backend because their names have characters other than letters, digits and '-' (X_Forwarded_For, X.Real.IP).",
+	})
 	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsfront_connections_active",
 		Help: "Open client connections (accepted and not yet closed or hijacked).",
@@ -138,7 +144,7 @@ func New(o Options) *Metrics {
 		m.failureByID[r] = m.failures.WithLabelValues(r)
 	}
 
-	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.active,
+	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.headersDropped, m.active,
 		m.reloads, m.lastReloadGood, m.expiry,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -223,6 +229,14 @@ func (m *Metrics) Request(site, proto string, status int, backendSeconds float64
 	c.Inc()
 	if backendSeconds >= 0 {
 		obs.Observe(backendSeconds)
+	}
+}
+
+// RequestHeadersDropped counts n request headers dropped for their names
+// (proxy.Entry.HeadersDropped). n <= 0 counts nothing.
+func (m *Metrics) RequestHeadersDropped(n int) {
+	if n > 0 {
+		m.headersDropped.Add(float64(n))
 	}
 }
 

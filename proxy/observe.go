@@ -23,6 +23,10 @@ type Entry struct {
 	Bytes    int64         // response body bytes written
 	Duration time.Duration // until the handler returned
 	Backend  time.Duration // until the backend's response headers arrived; -1 when it was not asked
+	// HeadersDropped counts request headers not forwarded because their
+	// names have characters other than letters, digits and '-'
+	// (headers.DropInvalidNames).
+	HeadersDropped int
 }
 
 type entryKey struct{}

@@ -48,7 +48,9 @@ type Options struct {
 
 	// Trusted reports whether a peer is a trusted proxy whose
 	// X-Forwarded-For and Forwarded chains are kept and extended. Nil
-	// trusts nobody: client-sent forwarding headers are replaced.
+	// trusts nobody: client-sent forwarding headers are replaced. A PROXY
+	// protocol connection whose header named no client is never trusted,
+	// whatever its balancer's address (see trustedPeer).
 	Trusted func(netip.Addr) bool
 
 	HTTPSPort          int  // the port clients reach tlsfront on, for redirect rewriting; 443 is left out of URLs
@@ -135,17 +137,7 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Apache's virtual hosts and redirects need the client's Host
-			ip := clientIP(pr.In.RemoteAddr)
-			trusted := h.opts.Trusted != nil && ip.IsValid() && h.opts.Trusted(ip)
-			if trusted {
-				headers.CopyForwarded(pr.Out.Header, pr.In.Header) // ReverseProxy removed them
-			}
-			headers.SetForwarded(pr.Out.Header, headers.Forward{
-				ClientIP:    ip,
-				Host:        pr.In.Host,
-				Proto:       "https",
-				TrustedPeer: trusted,
-			})
+			h.setForwarded(pr.Out.Header, pr.In)
 		},
 		Transport:      timedTransport{h.backend},
 		BufferPool:     bufferPool{},

@@ -273,6 +273,7 @@ func (d *daemon) wrapHTTPS(rt *runtime) http.Handler {
 			site = sites[e.Site]
 		}
 		d.metrics.Request(site, e.Request.Proto, e.Status, e.Backend.Seconds())
+		d.metrics.RequestHeadersDropped(e.HeadersDropped)
 		if access != nil {
 			access(e)
 		}
