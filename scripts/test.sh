@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # 1. Installs the peers the tests drive (Apache, testssl.sh, nmap, sslscan,
-#    curl, openssl, iproute2, util-linux, procps, systemd; gcc and libssl-dev
+#    curl, openssl, iproute2, util-linux, procps, systemd, nginx (the shield's
+#    rate limits are compared with its limit_req); gcc and libssl-dev
 #    for the optional OpenSSL signer) when any is missing and
 #    we are root (or have password-less sudo) with apt-get. Otherwise it
 #    skips the install: tests needing a missing tool are skipped, or fail
@@ -41,7 +42,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 declare -A tools=(
 	[apache2]="apache2-bin media-types" [testssl]=testssl.sh [nmap]=nmap [sslscan]=sslscan
 	[curl]=curl [openssl]=openssl [ip]=iproute2 [unshare]=util-linux [pgrep]=procps
-	[systemd-analyze]=systemd
+	[systemd-analyze]=systemd [nginx]=nginx-light
 )
 missing=()
 for cmd in "${!tools[@]}"; do
