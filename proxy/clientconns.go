@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,12 +55,14 @@ func (l *clientLimitListener) Accept() (net.Conn, error) {
 // clientConn is a connection counted against its client's limit.
 type clientConn struct {
 	net.Conn
-	l       *clientLimitListener
-	once    sync.Once
-	err     error      // admission refused: the connection is closed
+	l    *clientLimitListener
+	once sync.Once
+	err  error // admission refused: the connection is closed
+
+	mu      sync.Mutex // guards what follows: Close may race with admit
 	client  netip.Addr // valid when counted
 	counted bool
-	closed  atomic.Bool
+	closed  bool
 }
 
 // admit counts the connection, or closes it past the limit.
@@ -77,7 +78,13 @@ func (c *clientConn) admit() error {
 			c.l.log.refused(a, c.l.conns.Max())
 			return
 		}
-		c.client, c.counted = a, true
+		c.mu.Lock()
+		if c.closed { // closed while its header was read
+			c.l.conns.Release(a)
+		} else {
+			c.client, c.counted = a, true
+		}
+		c.mu.Unlock()
 	})
 	return c.err
 }
@@ -90,9 +97,12 @@ func (c *clientConn) Read(p []byte) (int, error) {
 }
 
 func (c *clientConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) && c.counted {
+	c.mu.Lock()
+	if !c.closed && c.counted {
 		c.l.conns.Release(c.client)
 	}
+	c.closed = true
+	c.mu.Unlock()
 	return c.Conn.Close()
 }
 

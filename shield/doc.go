@@ -50,8 +50,8 @@
 // lets 127.0.0.1 and 10/8 in and refuses everyone else. "all" matches every
 // address. Lists hold CIDRs ("10.0.0.0/8", "2001:db8::/32") or single
 // addresses; IPv4-mapped IPv6 clients are matched as IPv4. A rule that
-// allows some addresses and denies none allows everyone, so Validate
-// refuses it (want deny = ["all"]).
+// allows some addresses and denies none allows everyone, so Rule.Problems
+// reports it (want deny = ["all"]).
 //
 // # Rate limits (rate, burst, delay)
 //

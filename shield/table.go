@@ -18,9 +18,9 @@ const tableShards = 16
 // Table holds the rate-limit state of every client, for every Shield built
 // on it: one process-wide Table outlives reloads, so a client's excess
 // survives a new configuration. It holds at most Size entries (one per
-// client and rate-limited rule); past that the least recently seen entry
-// of the client's shard is forgotten. Its methods are safe for concurrent
-// use.
+// client and rate-limited rule; Size rounded up to a multiple of 16, its
+// shards); past that the least recently seen entry of the client's shard
+// is forgotten. Its methods are safe for concurrent use.
 type Table struct {
 	epoch   time.Time // ms are counted from here
 	size    atomic.Int64
