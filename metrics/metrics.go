@@ -68,6 +68,8 @@ type Metrics struct {
 
 	expiry *expiryCollector
 
+	shield shieldRefusals
+
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Counter
 	reloadFailed   prometheus.Counter
@@ -126,6 +128,13 @@ func New(o Options) *Metrics {
 		Name: "tlsfront_connections_active",
 		Help: "Open client connections (accepted and not yet closed or hijacked).",
 	})
+	m.shield = shieldRefusals{
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tlsfront_shield_refusals_total",
+			Help: "Requests the shield refused before the backend, by site, rule (its path) and reason (denied, rate_limited, ambiguous_path).",
+		}, []string{"site", "rule", "reason"}),
+		cache: map[[3]string]prometheus.Counter{},
+	}
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsfront_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by result.",
@@ -144,7 +153,7 @@ func New(o Options) *Metrics {
 		m.failureByID[r] = m.failures.WithLabelValues(r)
 	}
 
-	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.headersDropped, m.active,
+	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.headersDropped, m.active, m.shield.vec,
 		m.reloads, m.lastReloadGood, m.expiry,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/headers"
+	"tlsfront/shield"
 )
 
 // Site is one virtual host's backend and the response headers it gets.
@@ -73,6 +74,8 @@ type Handler struct {
 	sites       []site
 	bodyTimeout time.Duration // Limits.ClientBodyTimeout
 	sendTimeout time.Duration // Limits.SendTimeout
+
+	shield *shield.Shield // SetShield; nil checks nothing
 }
 
 type site struct {
@@ -148,7 +151,8 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 }
 
 // ServeHTTP routes r to its site's backend. A request whose Host names a
-// different site than the TLS server name gets 421 Misdirected Request.
+// different site than the TLS server name gets 421 Misdirected Request; one
+// the shield refuses gets its answer (see SetShield).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i, ok := h.route(r)
 	if e := entryFrom(r.Context()); e != nil {
@@ -164,6 +168,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range st.set { // on every HTTPS response, errors included
 		wh[k] = v
 	}
+	var verdict shield.Decision
+	if ok && h.shield.Active(i) {
+		var gone bool
+		if verdict, gone = h.shieldCheck(w, r, i); gone {
+			return
+		}
+	}
 	if h.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 		tb := newTimedBody(r.Body, w, r, h.bodyTimeout)
 		defer tb.stop()
@@ -173,6 +184,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
+		return
+	}
+	if verdict.Verdict != shield.Pass {
+		h.shieldRefuse(w, r, verdict)
 		return
 	}
 	st.rp.ServeHTTP(w, r)

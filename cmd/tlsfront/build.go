@@ -19,6 +19,7 @@ import (
 	"tlsfront/config"
 	"tlsfront/headers"
 	"tlsfront/proxy"
+	"tlsfront/shield"
 	"tlsfront/stapling"
 	"tlsfront/tlsconf"
 )
@@ -30,6 +31,7 @@ type runtime struct {
 	policy    *tlsconf.Policy
 	state     *tlsconf.State
 	handler   *proxy.Handler
+	shield    *shield.Shield    // the sites' [[site.rule]], on the process's shieldTable
 	stapler   *stapling.Stapler // nil when [ocsp] stapling = false
 	acme      *tlsconf.ACME     // nil when no site has acme = true
 	acmeNames []string          // every name of the ACME sites
@@ -206,6 +208,12 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 		rt.close()
 		return nil, err
 	}
+	rt.shield, err = shield.New(shield.Options{Sites: shieldSites(cfg, rt.sites), Table: shieldTable})
+	if err != nil { // validated by config
+		rt.close()
+		return nil, err
+	}
+	rt.handler.SetShield(rt.shield)
 	rt.handler.SetLimits(proxy.Limits{
 		MaxBodyBytes:      cfg.Proxy.MaxBodyBytes,
 		ReadTimeout:       cfg.Proxy.ReadTimeout.Duration,
@@ -214,8 +222,24 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 	})
 	if !check {
 		connLimit.SetLogger(logger) // the limit itself follows the listeners: see listeners.open and rebind
+		clientRefusals.SetLogger(logger)
 	}
 	return rt, nil
+}
+
+// shieldSites maps the built sites' [[site.rule]] onto the shield, in the
+// order of the proxy's sites; each is named by its first name, which with
+// a rule's path keeps the rule's rate-limit state across reloads.
+func shieldSites(cfg *config.Config, sites []builtSite) []shield.Site {
+	out := make([]shield.Site, len(sites))
+	for i, s := range sites {
+		out[i].Name = s.names[0]
+		for _, r := range cfg.Sites[s.index].Rules {
+			out[i].Rules = append(out[i].Rules, shield.Rule{Path: r.Path, CaseInsensitive: r.CaseInsensitive,
+				Allow: r.Allow, Deny: r.Deny, Rate: r.Rate, Burst: r.Burst, Delay: r.Delay})
+		}
+	}
+	return out
 }
 
 // newStapler returns the OCSP stapler for cfg. When state_dir cannot hold the

@@ -9,13 +9,34 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rs/zerolog"
+
 	"tlsfront/config"
 	"tlsfront/proxy"
+	"tlsfront/shield"
 )
 
 // connLimit is server.max_connections: one count for the process, over the
 // https and http listeners, kept across reloads (which may change the limit).
 var connLimit = proxy.NewConnLimiter(0)
+
+// The shield's process-wide state, kept across reloads like connLimit:
+// clientConns counts each client's connections over both listeners
+// (server.max_conns_per_client), shieldTable holds the rate-limit state of
+// every generation's rules (server.client_table_size), clientRefusals logs
+// refused connections.
+var (
+	clientConns    = shield.NewConns(0)
+	shieldTable    = shield.NewTable(0)
+	clientRefusals = proxy.NewRefusalLog(zerolog.Nop(), 0)
+)
+
+// setClientLimits applies cfg's per-client limits to the process-wide
+// state; called where server.max_connections is applied.
+func setClientLimits(cfg *config.Config) {
+	clientConns.SetMax(cfg.Server.MaxConnsPerClient)
+	shieldTable.SetSize(cfg.Server.ClientTableSize)
+}
 
 // listeners holds the bound sockets: bound by tlsfront, or passed by systemd
 // socket activation (then fixed for the process's life). A reload that
@@ -42,6 +63,7 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 	l.tlsConfig, l.trusted, l.purpose = tlsConfig, trusted, map[net.Listener]bool{}
 	l.proxyOn.Store(cfg.Server.ProxyProtocol)
 	connLimit.SetMax(cfg.Server.MaxConnections)
+	setClientLimits(cfg)
 	if activated != nil {
 		l.activated = true
 		for name, lns := range activated {
@@ -59,7 +81,7 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 		}
 		l.https = l.wrapHTTPS(activated["https"][0], cfg)
 		if h := activated["http"]; h != nil {
-			l.http = connLimit.Listener(h[0])
+			l.http = l.wrapHTTP(h[0])
 		}
 		return nil
 	}
@@ -72,7 +94,7 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 			raw.Close()
 			return fmt.Errorf("listening on server.http %s: %w", cfg.Server.HTTP, err)
 		}
-		l.http = connLimit.Listener(l.http)
+		l.http = l.wrapHTTP(l.http)
 	}
 	l.https = l.wrapHTTPS(raw, cfg)
 	return nil
@@ -81,7 +103,12 @@ func (l *listeners) open(cfg *config.Config, activated map[string][]net.Listener
 func (l *listeners) wrapHTTPS(raw net.Listener, cfg *config.Config) net.Listener {
 	raw = connLimit.Listener(raw) // first: a refused connection costs no PROXY header or handshake
 	raw = proxy.ProxyProtocolListener(raw, l.expectsHeader, cfg.Server.ReadHeaderTimeout.Duration)
+	raw = proxy.ClientConnLimit(raw, clientConns, l.trusted, clientRefusals) // the client named by the PROXY header
 	return tls.NewListener(raw, l.tlsConfig)
+}
+
+func (l *listeners) wrapHTTP(raw net.Listener) net.Listener {
+	return proxy.ClientConnLimit(connLimit.Listener(raw), clientConns, l.trusted, clientRefusals)
 }
 
 // expectsHeader reports whether a connection from peer must start with a
@@ -103,6 +130,7 @@ func (l *listeners) rebind(cfg, old *config.Config) error {
 	l.newOnes, l.retired = nil, nil
 	if l.activated {
 		connLimit.SetMax(cfg.Server.MaxConnections)
+		setClientLimits(cfg)
 		return nil // addresses come from the socket units
 	}
 	var https, http net.Listener
@@ -121,7 +149,7 @@ func (l *listeners) rebind(cfg, old *config.Config) error {
 			}
 			return fmt.Errorf("listening on server.http %s: %w", cfg.Server.HTTP, err)
 		}
-		http = connLimit.Listener(http)
+		http = l.wrapHTTP(http)
 	}
 	if https != nil {
 		l.retired = append(l.retired, l.https)
@@ -138,6 +166,7 @@ func (l *listeners) rebind(cfg, old *config.Config) error {
 		}
 	}
 	connLimit.SetMax(cfg.Server.MaxConnections) // reload is the last step that can fail before the swap
+	setClientLimits(cfg)
 	return nil
 }
 

@@ -129,6 +129,7 @@ func serve(path string, stderr io.Writer) int {
 
 	d.metrics = metrics.New(metrics.Options{Version: versionString(), Healthy: d.healthy.Load})
 	d.metrics.WatchConnLimit(connLimit)
+	d.metrics.WatchShield(shieldTable, clientConns)
 	d.holder = tlsconf.NewHolder(rt.state)
 	if keys != nil {
 		d.holder.Config().SetSessionTicketKeys(keys)
@@ -274,6 +275,9 @@ func (d *daemon) wrapHTTPS(rt *runtime) http.Handler {
 		}
 		d.metrics.Request(site, e.Request.Proto, e.Status, e.Backend.Seconds())
 		d.metrics.RequestHeadersDropped(e.HeadersDropped)
+		if e.Refused != "" {
+			d.metrics.ShieldRefusal(site, e.Rule, e.Refused)
+		}
 		if access != nil {
 			access(e)
 		}
