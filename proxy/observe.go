@@ -27,8 +27,8 @@ type Entry struct {
 	// names have characters other than letters, digits and '-'
 	// (headers.DropInvalidNames).
 	HeadersDropped int
-	Rule     string        // the [[site.rule]] path that refused the request; "" when none did
-	Refused  string        // why the shield refused it: "denied", "rate_limited", "ambiguous_path"; "" when it did not
+	Rule           string // the [[site.rule]] path that refused the request; "" when none did
+	Refused        string // why the shield refused it: "denied", "rate_limited", "ambiguous_path"; "" when it did not
 }
 
 type entryKey struct{}
