@@ -89,6 +89,10 @@ func (c *clientConn) admit() error {
 	return c.err
 }
 
+// NetConn returns the connection below, so that ProxyHeader finds the
+// PROXY protocol connection through this wrapper.
+func (c *clientConn) NetConn() net.Conn { return c.Conn }
+
 func (c *clientConn) Read(p []byte) (int, error) {
 	if err := c.admit(); err != nil {
 		return 0, err

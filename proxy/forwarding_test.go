@@ -38,7 +38,9 @@ func TestNamedClient(t *testing.T) {
 			if got, want := c.NamedClient(), tc.src != ""; got != want {
 				t.Errorf("NamedClient() = %v, want %v", got, want)
 			}
-			for _, wrapped := range []net.Conn{c, tls.Server(c, &tls.Config{}), tls.Client(tls.Server(c, &tls.Config{}), &tls.Config{})} {
+			limited := &clientConn{Conn: c} // the shield's per-client connection count sits above the PROXY reader
+			for _, wrapped := range []net.Conn{c, tls.Server(c, &tls.Config{}), tls.Client(tls.Server(c, &tls.Config{}), &tls.Config{}),
+				limited, tls.Server(limited, &tls.Config{})} {
 				if proxied, named := ProxyHeader(wrapped); !proxied || named != (tc.src != "") {
 					t.Errorf("ProxyHeader(%T) = %v, %v, want true, %v", wrapped, proxied, named, tc.src != "")
 				}
