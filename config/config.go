@@ -10,6 +10,8 @@ package config
 
 import (
 	"time"
+
+	"tlsfront/shield"
 )
 
 // Config is the whole file. Zero values are filled by Defaults before decoding,
@@ -46,6 +48,10 @@ type Server struct {
 	ProxyProtocol     bool     `toml:"proxy_protocol"`      // PROXY v1/v2 from headers.trusted_proxies on https
 	WatchInterval     Duration `toml:"watch_interval"`      // how often certificate files are checked for changes; 0 disables
 	MaxConnections    int      `toml:"max_connections"`     // client connections open at once on both listeners; 0 = unlimited
+
+	// Per client (package shield): an IPv4 address or an IPv6 /64.
+	MaxConnsPerClient int `toml:"max_conns_per_client"` // connections one client may hold open on both listeners; 0 = unlimited
+	ClientTableSize   int `toml:"client_table_size"`    // (client, rule) rate-limit entries kept; past it the least recently seen is forgotten
 }
 
 // TLS is the handshake policy.
@@ -129,6 +135,20 @@ type Site struct {
 	Certs   []Cert      `toml:"cert"`
 	ACME    bool        `toml:"acme"` // certificates from [acme] instead of [[site.cert]]
 	Headers SiteHeaders `toml:"headers"`
+
+	Rules []Rule `toml:"rule"` // access rules and rate limits by path prefix
+}
+
+// Rule is one [[site.rule]]: access lists and a rate limit for the requests
+// below a path prefix (package shield enforces and validates it).
+type Rule struct {
+	Path            string   `toml:"path"`             // prefix on the normalised path; "/" = the whole site
+	Allow           []string `toml:"allow"`            // "all", addresses, CIDRs: checked first
+	Deny            []string `toml:"deny"`             // "all", addresses, CIDRs: checked second; in neither = allowed
+	CaseInsensitive bool     `toml:"case_insensitive"` // match the path ignoring case (Windows backends)
+	Rate            string   `toml:"rate"`             // per client: "10r/s", "60r/m"; "" = no limit
+	Burst           int      `toml:"burst"`            // requests above the rate a client may send at once
+	Delay           bool     `toml:"delay"`            // hold excess requests until the rate allows them; false serves them at once (nginx's nodelay)
 }
 
 // Cert is one certificate chain and its key. Paths are resolved against the
@@ -161,6 +181,7 @@ func Defaults() Config {
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   Duration{30 * time.Second},
 			WatchInterval:     Duration{time.Minute},
+			ClientTableSize:   shield.DefaultTableSize,
 		},
 		TLS: TLS{Profile: "tutorial", SessionTickets: true},
 		Headers: Headers{

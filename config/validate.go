@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"tlsfront/headers"
+	"tlsfront/shield"
 	"tlsfront/tlsconf"
 )
 
@@ -61,6 +62,12 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Server.MaxConnections < 0 {
 		bad("server.max_connections", "%d is negative (want 0 for no limit, or the most client connections to hold at once)", c.Server.MaxConnections)
+	}
+	if c.Server.MaxConnsPerClient < 0 {
+		bad("server.max_conns_per_client", "%d is negative (want 0 for no limit, or the most connections one client may hold open)", c.Server.MaxConnsPerClient)
+	}
+	if c.Server.ClientTableSize < 1 || c.Server.ClientTableSize > maxClientTableSize {
+		bad("server.client_table_size", "%d is out of range (want 1..%d entries; each takes about 120 bytes)", c.Server.ClientTableSize, maxClientTableSize)
 	}
 	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
 		bad("server.max_header_bytes", "%d is out of range (want 4096..1048576 bytes)", c.Server.MaxHeaderBytes)
@@ -206,6 +213,9 @@ func (c *Config) validate() []Problem {
 				}
 			}
 		}
+		for _, p := range shield.CheckSite(shieldRules(s.Rules)) {
+			bad(key+"."+p.Key, "%s", p.Msg)
+		}
 		for j, ct := range s.Certs {
 			ck := fmt.Sprintf("%s.cert[%d]", key, j)
 			if ct.Cert == "" {
@@ -231,6 +241,19 @@ func (c *Config) validate() []Problem {
 		bad("log.access_format", "%s is not a format (want json, or combined for Apache-era tools)", quote(c.Log.AccessFormat))
 	}
 	return ps
+}
+
+// maxClientTableSize bounds server.client_table_size: about 1 GB.
+const maxClientTableSize = 10_000_000
+
+// shieldRules maps [[site.rule]] onto the shield's rules, for validation.
+func shieldRules(rules []Rule) []shield.Rule {
+	out := make([]shield.Rule, len(rules))
+	for i, r := range rules {
+		out[i] = shield.Rule{Path: r.Path, CaseInsensitive: r.CaseInsensitive, Allow: r.Allow, Deny: r.Deny,
+			Rate: r.Rate, Burst: r.Burst, Delay: r.Delay}
+	}
+	return out
 }
 
 // checkAddr returns why addr is not a listen address, or "".

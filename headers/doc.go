@@ -10,7 +10,8 @@
 //	     per site, once, in proxy.New:       │  SetHSTS, plus the HPKP header and the
 //	                                         │  operator's set/remove, which the server
 //	                                         │  package computes (HPKP, PinSHA256)
-//	     request, in ReverseProxy.Rewrite:   │  CopyForwarded + SetForwarded
+//	     request, in ReverseProxy.Rewrite:   │  DropInvalidNames, CopyForwarded + SetForwarded
+//	                                         │  (client claims: claims.go)
 //	     response, in ModifyResponse:        │  RewriteResponse (Location, Content-Location,
 //	                                         │  Refresh), SecureCookies, HideBackendVersion
 //

@@ -43,27 +43,21 @@ const (
 	hdrForwarded = "Forwarded"
 )
 
-// clientClaims are the request headers through which a client can claim to be
-// somewhere it is not. An untrusted peer's copies are all removed. The last
-// six are not set by tlsfront but are read by legacy applications (PHP
-// frameworks, mod_rpaf) to decide the scheme, port or client address.
-var clientClaims = []string{
-	hdrXFF, hdrXFHost, hdrXFProto, hdrXRealIP, hdrForwarded,
-	"X-Forwarded-Port", "X-Forwarded-Server", "X-Forwarded-Ssl",
-	"X-Forwarded-Scheme", "X-Url-Scheme", "Front-End-Https",
-}
-
-// CopyForwarded copies the forwarding headers from src (the inbound request)
-// to dst (the outbound one), replacing dst's. httputil.ReverseProxy deletes
-// X-Forwarded-* and Forwarded from the outbound request before calling
-// Rewrite, so call this first when the peer is trusted and SetForwarded is to
-// extend the peer's chains.
+// CopyForwarded copies the client claims a trusted peer may pass on (the
+// forwarding headers tlsfront sets and the claims listed as kept from
+// trusted peers) from src (the inbound request) to dst (the outbound one),
+// replacing dst's. httputil.ReverseProxy deletes X-Forwarded-* and Forwarded
+// from the outbound request before calling Rewrite, so call this first when
+// the peer is trusted and SetForwarded is to extend the peer's chains.
 func CopyForwarded(dst, src http.Header) {
-	for _, name := range clientClaims {
-		if v, ok := src[name]; ok {
-			dst[name] = append([]string(nil), v...)
-		} else {
+	for name := range dst {
+		if _, ok := src[name]; !ok && keptFromTrusted(name) {
 			delete(dst, name)
+		}
+	}
+	for name, v := range src {
+		if keptFromTrusted(name) {
+			dst[name] = append([]string(nil), v...)
 		}
 	}
 }
@@ -71,10 +65,13 @@ func CopyForwarded(dst, src http.Header) {
 // SetForwarded sets the forwarding headers of a request to the backend. h must
 // still hold the headers the peer sent (see CopyForwarded).
 //
-// Untrusted peer (f.TrustedPeer false): X-Forwarded-For, X-Forwarded-Host,
-// X-Forwarded-Proto, X-Real-IP, Forwarded and the other claims listed in
-// clientClaims (X-Forwarded-Port, X-Forwarded-Ssl, Front-End-Https, ...) are
-// removed, then set from f alone:
+// First, every header whose name ValidName rejects is removed (see
+// DropInvalidNames), whatever the peer.
+//
+// Untrusted peer (f.TrustedPeer false): every client claim (the list in
+// claims.go: X-Forwarded-*, X-Real-IP, Forwarded, Client-IP, True-Client-IP,
+// CF-Connecting-IP, Front-End-Https, X-Original-URL, ...) is removed, then
+// the forwarding headers are set from f alone:
 //
 //	X-Forwarded-For: 192.0.2.7
 //	X-Real-IP: 192.0.2.7
@@ -89,15 +86,15 @@ func CopyForwarded(dst, src http.Header) {
 // result. X-Real-IP keeps the peer's value when it is an IP address (the
 // trusted proxy already knows the original client), else becomes ClientIP.
 // X-Forwarded-Host and X-Forwarded-Proto are always tlsfront's own when f
-// has them; the peer's are kept only where f.Host / f.Proto are empty.
+// has them; the peer's are kept only where f.Host / f.Proto are empty. The
+// claims listed as kept from trusted peers (X-Forwarded-Port,
+// CF-Connecting-IP, True-Client-IP, ...) are kept; those listed as always
+// dropped (Client-IP, X-Client-IP, X-Original-URL, ...) are removed.
 //
-// In both cases, any header whose name differs from a forwarding header only
-// by "_" for "-" (X-Forwarded_For) is removed: Apache 2.2 hands both spellings
-// to CGI/PHP as HTTP_X_FORWARDED_FOR, so a client could otherwise forge it.
 // IPv6 addresses appear bare in X-Forwarded-For and X-Real-IP and as
 // for="[2001:db8::1]" in Forwarded (RFC 7239 §6).
 func SetForwarded(h http.Header, f Forward) {
-	removeUnderscoreClaims(h)
+	removeClaims(h, f.TrustedPeer)
 
 	var ip string
 	if f.ClientIP.IsValid() {
@@ -120,10 +117,6 @@ func SetForwarded(h http.Header, f Forward) {
 			if _, err := netip.ParseAddr(v); err == nil {
 				priorRealIP = v
 			}
-		}
-	} else {
-		for _, name := range clientClaims {
-			delete(h, name)
 		}
 	}
 
@@ -269,33 +262,31 @@ func splitList(s string) []string {
 	return out
 }
 
-// removeUnderscoreClaims deletes headers whose names equal a forwarding header
-// once "_" is read as "-" (Apache 2.2 passes both to CGI under one name).
-func removeUnderscoreClaims(h http.Header) {
-	for name := range h {
-		if !strings.Contains(name, "_") {
+// removeClaims deletes, in one pass over h, every header with an invalid
+// name (ValidName) and the client claims the peer may not pass on: all of
+// them from an untrusted peer, the claimDrop ones from a trusted one. A
+// trusted peer's claim stored under a non-canonical name (by an engine that
+// keeps names as received) is moved to its canonical name, where
+// SetForwarded reads and replaces it, so it never reaches the backend twice.
+func removeClaims(h http.Header, trusted bool) {
+	for name, v := range h {
+		if !ValidName(name) {
+			delete(h, name)
 			continue
 		}
-		for _, c := range clientClaims {
-			if len(name) == len(c) && equalFoldUnderscore(name, c) {
+		p, ok := claimOf(name)
+		switch {
+		case !ok:
+		case !trusted || p == claimDrop:
+			delete(h, name)
+		default:
+			if cn := http.CanonicalHeaderKey(name); cn != name {
+				prior := h[cn]
+				h[cn] = append(prior[:len(prior):len(prior)], v...) // never into a shared array
 				delete(h, name)
-				break
 			}
 		}
 	}
-}
-
-func equalFoldUnderscore(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := lowerASCII(a[i]), lowerASCII(b[i])
-		if x == '_' {
-			x = '-'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func lowerASCII(c byte) byte {

@@ -54,6 +54,7 @@ func (m *Metrics) countHandshake(tc *tls.Conn) {
 // Handshake failure reasons, the values of the reason label.
 const (
 	ReasonProxyProtocol         = "proxy_protocol"         // a trusted load balancer's PROXY header was missing, bad or late
+	ReasonClientLimit           = "client_limit"           // the client (named by a PROXY header) holds server.max_conns_per_client connections
 	ReasonHTTPOnHTTPS           = "http_on_https"          // plain HTTP sent to the HTTPS port
 	ReasonNotTLS                = "not_tls"                // bytes that are not a TLS record
 	ReasonProtocolVersion       = "protocol_version"       // no common TLS version (SSLv2/SSLv3 clients, TLS 1.0 below min_version)
@@ -71,7 +72,7 @@ const (
 
 // FailureReasons lists every reason label value.
 var FailureReasons = []string{
-	ReasonProxyProtocol, ReasonHTTPOnHTTPS, ReasonNotTLS, ReasonProtocolVersion, ReasonNoSharedCipher,
+	ReasonProxyProtocol, ReasonClientLimit, ReasonHTTPOnHTTPS, ReasonNotTLS, ReasonProtocolVersion, ReasonNoSharedCipher,
 	ReasonNoSharedGroup, ReasonNoSharedSigalg, ReasonInappropriateFallback, ReasonALPN,
 	ReasonCertificateRejected, ReasonClientAlert, ReasonTimeout, ReasonEOF, ReasonOther,
 }
@@ -80,6 +81,7 @@ var FailureReasons = []string{
 // reasons, first match wins.
 var failurePatterns = []struct{ substr, reason string }{
 	{"PROXY protocol header", ReasonProxyProtocol}, // proxy.ProxyProtocolListener's errors
+	{"max_conns_per_client", ReasonClientLimit},    // proxy.ClientConnLimit's refusal after a PROXY header
 	{"client sent an HTTP request to an HTTPS server", ReasonHTTPOnHTTPS},
 	{"does not look like a TLS handshake", ReasonNotTLS},
 	{"tls: oversized record", ReasonNotTLS},

@@ -42,6 +42,7 @@ func TestHandshakeFailureReason(t *testing.T) {
 		{"unexpected EOF", ReasonEOF},
 		{"read tcp 127.0.0.1:8443->127.0.0.1:1: read: connection reset by peer", ReasonEOF},
 		{"tls: client's Finished message is incorrect", ReasonOther},
+		{"server.max_conns_per_client (2) reached for 203.0.113.7: connection closed", ReasonClientLimit},
 	} {
 		t.Run(tc.msg, func(t *testing.T) {
 			if got := HandshakeFailureReason(tc.msg); got != tc.want {

@@ -61,10 +61,14 @@ type Metrics struct {
 	sites    map[string]struct{}
 	maxSites int
 
+	headersDropped prometheus.Counter
+
 	active  prometheus.Gauge
 	pending sync.Map // *tls.Conn -> struct{}: accepted, handshake not yet counted
 
 	expiry *expiryCollector
+
+	shield shieldRefusals
 
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Counter
@@ -116,10 +120,21 @@ func New(o Options) *Metrics {
 		Help:    "Time from sending a request to the backend until its response headers arrived, by site.",
 		Buckets: backendBuckets,
 	}, []string{"site"})
+	m.headersDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tlsfront_request_headers_dropped_total",
+		Help: "Request headers not forwarded to the backend because their names have characters other than letters, digits and '-' (X_Forwarded_For, X.Real.IP).",
+	})
 	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tlsfront_connections_active",
 		Help: "Open client connections (accepted and not yet closed or hijacked).",
 	})
+	m.shield = shieldRefusals{
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tlsfront_shield_refusals_total",
+			Help: "Requests the shield refused before the backend, by site, rule (its path) and reason (denied, rate_limited, ambiguous_path).",
+		}, []string{"site", "rule", "reason"}),
+		cache: map[[3]string]prometheus.Counter{},
+	}
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsfront_reloads_total",
 		Help: "Configuration reloads (SIGHUP), by result.",
@@ -138,7 +153,7 @@ func New(o Options) *Metrics {
 		m.failureByID[r] = m.failures.WithLabelValues(r)
 	}
 
-	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.active,
+	m.reg.MustRegister(m.handshakes, m.failures, m.requests, m.latency, m.headersDropped, m.active, m.shield.vec,
 		m.reloads, m.lastReloadGood, m.expiry,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -223,6 +238,14 @@ func (m *Metrics) Request(site, proto string, status int, backendSeconds float64
 	c.Inc()
 	if backendSeconds >= 0 {
 		obs.Observe(backendSeconds)
+	}
+}
+
+// RequestHeadersDropped counts n request headers dropped for their names
+// (proxy.Entry.HeadersDropped). n <= 0 counts nothing.
+func (m *Metrics) RequestHeadersDropped(n int) {
+	if n > 0 {
+		m.headersDropped.Add(float64(n))
 	}
 }
 

@@ -117,6 +117,20 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+func TestRequestHeadersDropped(t *testing.T) {
+	m := New(Options{})
+	if got := value(scrape(t, m), "tlsfront_request_headers_dropped_total", ""); got != 0 {
+		t.Fatalf("before any drop: %v", got)
+	}
+	m.RequestHeadersDropped(2)
+	m.RequestHeadersDropped(0)
+	m.RequestHeadersDropped(-1)
+	m.RequestHeadersDropped(1)
+	if got := value(scrape(t, m), "tlsfront_request_headers_dropped_total", ""); got != 3 {
+		t.Errorf("tlsfront_request_headers_dropped_total = %v, want 3", got)
+	}
+}
+
 func TestHandshakeCounts(t *testing.T) {
 	m := New(Options{})
 	m.Handshake(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256)
@@ -297,6 +311,7 @@ func TestHotPathAllocs(t *testing.T) {
 		{"Handshake", func() { m.Handshake(tls.VersionTLS13, tls.TLS_AES_256_GCM_SHA384) }},
 		{"HandshakeFailure", func() { m.HandshakeFailure(ReasonEOF) }},
 		{"Reload", func() { m.Reload(true) }},
+		{"RequestHeadersDropped", func() { m.RequestHeadersDropped(1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.f()

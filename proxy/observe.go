@@ -23,6 +23,12 @@ type Entry struct {
 	Bytes    int64         // response body bytes written
 	Duration time.Duration // until the handler returned
 	Backend  time.Duration // until the backend's response headers arrived; -1 when it was not asked
+	// HeadersDropped counts request headers not forwarded because their
+	// names have characters other than letters, digits and '-'
+	// (headers.DropInvalidNames).
+	HeadersDropped int
+	Rule           string // the [[site.rule]] path that refused the request; "" when none did
+	Refused        string // why the shield refused it: "denied", "rate_limited", "ambiguous_path"; "" when it did not
 }
 
 type entryKey struct{}
@@ -66,7 +72,8 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // JSONAccessLog returns an Observe function writing one zerolog line per
 // request: client ip, host, method, path, status, bytes, duration, protocol,
-// TLS version and suite.
+// TLS version and suite; for a request the shield refused, why ("refused")
+// and the rule's path ("rule").
 func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 	return func(e *Entry) {
 		ev := logger.Info()
@@ -80,6 +87,9 @@ func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 			Float64("duration_ms", float64(e.Duration.Microseconds())/1000).Str("proto", r.Proto)
 		if e.Backend >= 0 {
 			ev = ev.Float64("backend_ms", float64(e.Backend.Microseconds())/1000)
+		}
+		if e.Refused != "" {
+			ev = ev.Str("refused", e.Refused).Str("rule", e.Rule)
 		}
 		if r.TLS != nil {
 			ev = ev.Str("tls", tls.VersionName(r.TLS.Version)).Str("suite", tls.CipherSuiteName(r.TLS.CipherSuite))

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/headers"
+	"tlsfront/shield"
 )
 
 // Site is one virtual host's backend and the response headers it gets.
@@ -48,7 +49,9 @@ type Options struct {
 
 	// Trusted reports whether a peer is a trusted proxy whose
 	// X-Forwarded-For and Forwarded chains are kept and extended. Nil
-	// trusts nobody: client-sent forwarding headers are replaced.
+	// trusts nobody: client-sent forwarding headers are replaced. A PROXY
+	// protocol connection whose header named no client is never trusted,
+	// whatever its balancer's address (see trustedPeer).
 	Trusted func(netip.Addr) bool
 
 	HTTPSPort          int  // the port clients reach tlsfront on, for redirect rewriting; 443 is left out of URLs
@@ -71,6 +74,8 @@ type Handler struct {
 	sites       []site
 	bodyTimeout time.Duration // Limits.ClientBodyTimeout
 	sendTimeout time.Duration // Limits.SendTimeout
+
+	shield *shield.Shield // SetShield; nil checks nothing
 }
 
 type site struct {
@@ -135,17 +140,7 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Apache's virtual hosts and redirects need the client's Host
-			ip := clientIP(pr.In.RemoteAddr)
-			trusted := h.opts.Trusted != nil && ip.IsValid() && h.opts.Trusted(ip)
-			if trusted {
-				headers.CopyForwarded(pr.Out.Header, pr.In.Header) // ReverseProxy removed them
-			}
-			headers.SetForwarded(pr.Out.Header, headers.Forward{
-				ClientIP:    ip,
-				Host:        pr.In.Host,
-				Proto:       "https",
-				TrustedPeer: trusted,
-			})
+			h.setForwarded(pr.Out.Header, pr.In)
 		},
 		Transport:      timedTransport{h.backend},
 		BufferPool:     bufferPool{},
@@ -156,7 +151,8 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 }
 
 // ServeHTTP routes r to its site's backend. A request whose Host names a
-// different site than the TLS server name gets 421 Misdirected Request.
+// different site than the TLS server name gets 421 Misdirected Request; one
+// the shield refuses gets its answer (see SetShield).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i, ok := h.route(r)
 	if e := entryFrom(r.Context()); e != nil {
@@ -172,6 +168,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range st.set { // on every HTTPS response, errors included
 		wh[k] = v
 	}
+	var verdict shield.Decision
+	if ok && h.shield.Active(i) {
+		var gone bool
+		if verdict, gone = h.shieldCheck(w, r, i); gone {
+			return
+		}
+	}
 	if h.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 		tb := newTimedBody(r.Body, w, r, h.bodyTimeout)
 		defer tb.stop()
@@ -181,6 +184,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		errorPage(w, http.StatusMisdirectedRequest, "This server does not serve that host on this connection.")
+		return
+	}
+	if verdict.Verdict != shield.Pass {
+		h.shieldRefuse(w, r, verdict)
 		return
 	}
 	st.rp.ServeHTTP(w, r)

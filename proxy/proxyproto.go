@@ -25,8 +25,11 @@ import (
 // (the load balancers; trusted gets the peer's address, IPv4-mapped IPv6
 // unmapped) must start with a PROXY protocol v1 or v2 header, which is
 // consumed: the returned conn's RemoteAddr and LocalAddr are the client's
-// and the destination the client connected to. A v2 LOCAL header (the
-// balancer's own health check) and v1 UNKNOWN keep the real addresses.
+// and the destination the client connected to. A header that names no
+// client (v1 UNKNOWN, v2 LOCAL, the balancer's own health check, and v2
+// PROXY over AF_UNSPEC or AF_UNIX) keeps the real addresses: RemoteAddr is
+// then the balancer's, whose forwarding headers are really the end client's,
+// so the request path must not trust them (see ProxyHeader).
 // Connections from other peers (all of them when trusted is nil) are
 // returned untouched: a header they send is not parsed and reaches TLS as
 // garbage, which fails the handshake.
@@ -137,6 +140,36 @@ func (c *ppConn) RemoteAddr() net.Addr {
 		return c.src
 	}
 	return c.Conn.RemoteAddr()
+}
+
+// NamedClient reports whether the connection's PROXY header named the
+// client: true for v1 TCP4/TCP6 and v2 PROXY over TCP/IPv4 or IPv6, whose
+// source address RemoteAddr then returns; false for v1 UNKNOWN, v2 LOCAL,
+// v2 PROXY over AF_UNSPEC or AF_UNIX, and a missing or bad header, after
+// which RemoteAddr is the balancer's own address. It reads the header first
+// if needed, like RemoteAddr.
+func (c *ppConn) NamedClient() bool { return c.header() == nil && c.src != nil }
+
+// ProxyHeader reports whether c came through ProxyProtocolListener from a
+// trusted balancer (proxied) and, if so, whether its PROXY header named the
+// client (named; see NamedClient). c is the accepted connection or any
+// wrapper of it with a NetConn method, such as *tls.Conn. A connection from
+// a balancer whose header named no client is proxied but not named: its
+// RemoteAddr is the balancer, its forwarding headers are the end client's.
+func ProxyHeader(c net.Conn) (proxied, named bool) {
+	for range 8 { // a bound on wrappers, in case one unwraps to itself
+		switch v := c.(type) {
+		case nil:
+			return false, false
+		case *ppConn:
+			return true, v.NamedClient()
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return false, false
+		}
+	}
+	return false, false
 }
 
 // LocalAddr returns the destination address from the header, like

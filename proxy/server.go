@@ -43,6 +43,10 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(o.Logger, zerolog.DebugLevel),
+		// The request path asks the connection whether its PROXY header
+		// named the client (trustedPeer). Only stored here: the header is
+		// read later, by the connection's own goroutine.
+		ConnContext: withConn,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: 250,
 			MaxReadFrameSize:     1 << 20,

@@ -4,8 +4,10 @@
 #   bash scripts/test.sh
 #
 # 1. Installs the peers the tests drive (Apache, testssl.sh, nmap, sslscan,
-#    curl, openssl, iproute2, util-linux, procps, systemd; gcc and libssl-dev
-#    for the optional OpenSSL signer) when any is missing and
+#    curl, openssl, iproute2, util-linux, procps, systemd, nginx (the shield's
+#    rate limits are compared with its limit_req); gcc and libssl-dev
+#    for the optional OpenSSL signer; podman, runc, rpm, cpio for the release
+#    artefacts' tests) when any is missing and
 #    we are root (or have password-less sudo) with apt-get. Otherwise it
 #    skips the install: tests needing a missing tool are skipped, or fail
 #    when CI=true.
@@ -43,7 +45,11 @@ log() { printf '==> %s\n' "$*" >&2; }
 declare -A tools=(
 	[apache2]="apache2-bin media-types" [testssl]=testssl.sh [nmap]=nmap [sslscan]=sslscan
 	[curl]=curl [openssl]=openssl [ip]=iproute2 [unshare]=util-linux [pgrep]=procps
-	[systemd-analyze]=systemd
+	[systemd-analyze]=systemd [nginx]=nginx-light
+	# scripts/dist.sh and its tests (integration/dist_*_test.go): the image
+	# (podman with runc, as TESTING.md says), the rpm checks, objdump for the
+	# openssl variant's glibc version.
+	[podman]=podman [runc]=runc [rpm]=rpm [rpm2cpio]=rpm2cpio [cpio]=cpio [objdump]=binutils
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -58,6 +64,8 @@ done
 # compiler and libcrypto's headers.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
+# The release image carries the build machine's CA bundle.
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	sudo=()

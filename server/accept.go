@@ -27,6 +27,10 @@ type conn struct {
 	closed   atomic.Bool
 }
 
+// NetConn returns the connection below, so that proxy.ProxyHeader finds
+// the PROXY protocol connection through this wrapper (and *tls.Conn's).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	if c.closed.CompareAndSwap(false, true) {
@@ -62,10 +66,12 @@ func (d *Daemon) take() *Generation {
 
 // acceptLoop accepts on ln until it is closed: connections past
 // server.max_connections are refused inside ln (see listeners.bind); each
-// other one takes the current Generation. On the https listener its PROXY
-// header and TLS handshake follow on a goroutine of their own, then it is
-// handed to the Generation's ConnServer for its ALPN protocol; on the plain
-// listener it goes to the Generation's redirect server at once.
+// other one takes the current Generation, whose server.max_conns_per_client
+// it then counts against (a direct client now, a client named by a PROXY
+// header when the header is read). On the https listener its PROXY header
+// and TLS handshake follow on a goroutine of their own, then it is handed to
+// the Generation's ConnServer for its ALPN protocol; on the plain listener
+// it goes to the Generation's redirect server at once.
 func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 	defer d.loops.Done()
 	var delay time.Duration
@@ -87,13 +93,22 @@ func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 		}
 		delay = 0
 		g := d.take()
-		c := &conn{Conn: raw, gen: g, m: d.metrics, accepted: time.Now()}
+		accepted := time.Now()
+		var nc net.Conn = raw
+		if https && g.expectsProxyHeader(addrPort(raw.RemoteAddr()).Addr()) {
+			nc = proxy.ExpectProxyHeader(raw, g.handshakeTimeout)
+		}
+		if g.clientLimit != nil { // the client the PROXY header names, once it is read
+			var ok bool
+			if nc, ok = g.clientLimit.Admit(nc); !ok {
+				g.release() // refused and closed
+				continue
+			}
+		}
+		c := &conn{Conn: nc, gen: g, m: d.metrics, accepted: accepted}
 		if !https {
 			g.plain.servePlain(c)
 			continue
-		}
-		if g.expectsProxyHeader(addrPort(raw.RemoteAddr()).Addr()) {
-			c.Conn = proxy.ExpectProxyHeader(raw, g.handshakeTimeout)
 		}
 		d.handshakes.Add(1)
 		go d.handshake(c)

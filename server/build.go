@@ -18,6 +18,7 @@ import (
 	"tlsfront/headers"
 	"tlsfront/metrics"
 	"tlsfront/proxy"
+	"tlsfront/shield"
 	"tlsfront/stapling"
 	"tlsfront/tlsconf"
 )
@@ -37,6 +38,12 @@ type buildEnv struct {
 	access func(*config.Config) func(*proxy.Entry)
 	// onClosed is called once a Generation is closed.
 	onClosed func(*Generation)
+	// The process's per-client state, kept across reloads: the rate-limit
+	// table of the rules (nil: one of the Generation's own, for -t), each
+	// client's connection count and the log of refused connections.
+	shieldTable    *shield.Table
+	clientConns    *shield.Conns
+	clientRefusals *proxy.RefusalLog
 }
 
 // build maps cfg onto the runtime packages and returns the Generation, not
@@ -148,6 +155,11 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 		return nil, err
 	}
 	g.closers = append(g.closers, func() error { g.handler.Close(); return nil })
+	g.shield, err = shield.New(shield.Options{Sites: shieldSites(cfg, g.sites), Table: env.shieldTable})
+	if err != nil { // checked by config
+		return nil, err
+	}
+	g.handler.SetShield(g.shield)
 	g.handler.SetLimits(proxy.Limits{
 		MaxBodyBytes:      cfg.Proxy.MaxBodyBytes,
 		ReadTimeout:       cfg.Proxy.ReadTimeout.Duration,
@@ -159,6 +171,9 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 	g.proxyProtocol = cfg.Server.ProxyProtocol
 	g.handshakeTimeout = cfg.Server.ReadHeaderTimeout.Duration
 	g.maxConns = cfg.Server.MaxConnections
+	if env.clientConns != nil {
+		g.clientLimit = proxy.NewClientConnLimiter(env.clientConns, g.trust.Contains, env.clientRefusals)
+	}
 	g.watch = watchList(cfg)
 
 	if !env.check {
@@ -241,6 +256,10 @@ func (g *Generation) startServers(env buildEnv) {
 				site = names[e.Site]
 			}
 			m.Request(site, e.Request.Proto, e.Status, e.Backend.Seconds())
+			m.RequestHeadersDropped(e.HeadersDropped)
+			if e.Refused != "" {
+				m.ShieldRefusal(site, e.Rule, e.Refused)
+			}
 		}
 		if access != nil {
 			access(e)
@@ -257,6 +276,21 @@ func (g *Generation) startServers(env buildEnv) {
 	}
 	g.plain = NewHTTPServer(proxy.NewServer(plain, opts))
 	g.closers = append(g.closers, g.plain.Close)
+}
+
+// shieldSites maps the built sites' [[site.rule]] onto the shield, in the
+// order of the proxy's sites; each is named by its first name, which with
+// a rule's path keeps the rule's rate-limit state across reloads.
+func shieldSites(cfg *config.Config, sites []builtSite) []shield.Site {
+	out := make([]shield.Site, len(sites))
+	for i, s := range sites {
+		out[i].Name = s.names[0]
+		for _, r := range cfg.Sites[s.index].Rules {
+			out[i].Rules = append(out[i].Rules, shield.Rule{Path: r.Path, CaseInsensitive: r.CaseInsensitive,
+				Allow: r.Allow, Deny: r.Deny, Rate: r.Rate, Burst: r.Burst, Delay: r.Delay})
+		}
+	}
+	return out
 }
 
 // newStapler returns the OCSP stapler for cfg. When state_dir cannot hold the

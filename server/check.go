@@ -42,6 +42,8 @@ func printSummary(w io.Writer, g *Generation, now time.Time) {
 		fmt.Fprintf(w, ", http %s (301 to https)", cfg.Server.HTTP)
 	}
 	fmt.Fprintf(w, "\nstate_dir: %s\n", cfg.Server.StateDir)
+	fmt.Fprintf(w, "clients: max_conns_per_client %s, rate-limit table of %d entries\n",
+		limitOrUnlimited(cfg.Server.MaxConnsPerClient), cfg.Server.ClientTableSize)
 
 	p := g.policy
 	fmt.Fprintf(w, "tls: profile %s, %s to TLS 1.3\n", p.Profile, tlsconf.VersionName(p.MinVersion))
@@ -71,6 +73,12 @@ func printSummary(w io.Writer, g *Generation, now time.Time) {
 		}
 		fmt.Fprintf(w, "site %d: %s%s\n", i, strings.Join(s.names, ", "), def)
 		fmt.Fprintf(w, "  backend: %s\n", s.backend)
+		if rules := g.shield.Describe(i); len(rules) > 0 {
+			fmt.Fprintf(w, "  rules (the most specific first):\n")
+			for _, r := range rules {
+				fmt.Fprintf(w, "    %s\n", r)
+			}
+		}
 		if s.acme {
 			fmt.Fprintf(w, "  certificates: ACME (%s, %s), kept in state_dir/acme\n", cfg.ACME.CA, cfg.ACME.KeyType)
 			for _, st := range g.acme.Status(s.names) {
@@ -106,6 +114,13 @@ func printSummary(w io.Writer, g *Generation, now time.Time) {
 			fmt.Fprintf(w, "  %s\n", x)
 		}
 	}
+}
+
+func limitOrUnlimited(n int) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(n)
 }
 
 func certNames(c *tlsconf.Cert) string {

@@ -20,6 +20,7 @@ import (
 	"tlsfront/metrics"
 	"tlsfront/proxy"
 	"tlsfront/service"
+	"tlsfront/shield"
 	"tlsfront/tlsconf"
 )
 
@@ -48,7 +49,14 @@ type Daemon struct {
 	metrics   *metrics.Metrics
 	limiter   *proxy.ConnLimiter
 	tlsConfig *tls.Config
-	lns       listeners
+	// The shield's process-wide state, kept across reloads like limiter:
+	// each client's connection count over both listeners
+	// (server.max_conns_per_client), the rate-limit state of every
+	// Generation's rules (server.client_table_size), the refusal log.
+	clientConns    *shield.Conns
+	shieldTable    *shield.Table
+	clientRefusals *proxy.RefusalLog
+	lns            listeners
 
 	cur atomic.Pointer[Generation] // the one store a reload publishes with
 
@@ -118,6 +126,9 @@ func Start(opts Options) (*Daemon, error) {
 	d.limiter = proxy.NewConnLimiter(0)
 	d.limiter.SetLogger(d.logger)
 	d.metrics.WatchConnLimit(d.limiter)
+	d.clientConns, d.shieldTable = shield.NewConns(0), shield.NewTable(0)
+	d.clientRefusals = proxy.NewRefusalLog(d.logger, 0)
+	d.metrics.WatchShield(d.shieldTable, d.clientConns)
 	d.lns.limiter = d.limiter
 	d.tlsConfig = listenerTLSConfig()
 
@@ -166,16 +177,20 @@ func Start(opts Options) (*Daemon, error) {
 
 // env is what the Daemon builds Generations with.
 func (d *Daemon) env() buildEnv {
-	return buildEnv{logger: d.logger, now: time.Now(), metrics: d.metrics, access: d.accessLogger, onClosed: d.untrack}
+	return buildEnv{logger: d.logger, now: time.Now(), metrics: d.metrics, access: d.accessLogger, onClosed: d.untrack,
+		shieldTable: d.shieldTable, clientConns: d.clientConns, clientRefusals: d.clientRefusals}
 }
 
 // publish makes g the Generation new connections take, in one atomic
 // store, and drops the Daemon's reference to the one it replaces, which is
-// closed once its last connection has closed. The connection limit counts
-// every connection of the process, whatever its Generation: g's limit
-// applies to it from now on.
+// closed once its last connection has closed. The connection limits count
+// every connection of the process, and the rate-limit table holds every
+// client's state, whatever its Generation: g's limits and size apply from
+// now on.
 func (d *Daemon) publish(g *Generation) {
 	d.limiter.SetMax(g.maxConns)
+	d.clientConns.SetMax(g.cfg.Server.MaxConnsPerClient)
+	d.shieldTable.SetSize(g.cfg.Server.ClientTableSize)
 	if old := d.cur.Swap(g); old != nil {
 		old.release()
 	}

@@ -15,6 +15,7 @@ import (
 	"tlsfront/config"
 	"tlsfront/headers"
 	"tlsfront/proxy"
+	"tlsfront/shield"
 	"tlsfront/stapling"
 	"tlsfront/tlsconf"
 )
@@ -76,6 +77,7 @@ type Generation struct {
 
 	// Requests.
 	handler  *proxy.Handler
+	shield   *shield.Shield        // the sites' [[site.rule]], on the process's rate-limit table
 	observe  func(*proxy.Entry)    // sees every finished HTTPS request: metrics and access log
 	servers  map[string]ConnServer // by ALPN protocol; "http/1.1" also serves clients without ALPN
 	plain    *HTTPServer           // the plain listener: ACME HTTP-01, then 301 to https
@@ -84,9 +86,10 @@ type Generation struct {
 
 	// Accept: the PROXY protocol and the limits of a connection.
 	trust            headers.TrustedProxies
-	proxyProtocol    bool          // server.proxy_protocol: trusted peers must send a PROXY header
-	handshakeTimeout time.Duration // server.read_header_timeout: PROXY header and TLS handshake
-	maxConns         int           // server.max_connections (of the process: see Daemon.publish)
+	proxyProtocol    bool                     // server.proxy_protocol: trusted peers must send a PROXY header
+	handshakeTimeout time.Duration            // server.read_header_timeout: PROXY header and TLS handshake
+	maxConns         int                      // server.max_connections (of the process: see Daemon.publish)
+	clientLimit      *proxy.ClientConnLimiter // server.max_conns_per_client, not counting trusted proxies
 	httpsPort        int
 
 	watch []string // files whose change on disk triggers a reload

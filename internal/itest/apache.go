@@ -34,7 +34,16 @@ type ApacheOptions struct {
 	// Extra is appended verbatim to the server configuration. Empty adds
 	// nothing.
 	Extra string
+	// CGI runs Apache with the prefork MPM and mod_cgi and serves
+	// /cgi-bin/env, a #!/bin/sh CGI printing its environment (env) as
+	// text/plain: request headers appear there as a CGI or PHP application
+	// sees them, HTTP_ + the name upper-cased with "-" as "_". False keeps
+	// mpm_event and no CGI.
+	CGI bool
 }
+
+// cgiEnvScript is /cgi-bin/env of ApacheOptions.CGI.
+const cgiEnvScript = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\nenv\n"
 
 // ApacheTLS configures mod_ssl for StartApache.
 type ApacheTLS struct {
@@ -158,12 +167,19 @@ func startApache(t testing.TB, bin string, o ApacheOptions) (*Apache, error) {
 			return nil, err
 		}
 	}
+	if o.CGI {
+		files["cgi-bin/env"] = cgiEnvScript
+	}
 	for name, body := range files {
 		p := filepath.Join(dir, "htdocs", filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(name, "cgi-bin/") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
 			return nil, err
 		}
 	}
@@ -218,6 +234,9 @@ func apacheConfig(a *Apache, o ApacheOptions) string {
 		p("Group www-data")
 	}
 	mods := []string{"mpm_event", "authz_core", "dir", "mime", "headers"}
+	if o.CGI {
+		mods = append([]string{"mpm_prefork", "cgi"}, mods[1:]...) // mod_cgi needs a non-threaded MPM
+	}
 	if o.TLS != nil {
 		mods = append(mods, "socache_shmcb", "ssl")
 	}
@@ -233,6 +252,9 @@ func apacheConfig(a *Apache, o ApacheOptions) string {
 	p("DocumentRoot %q", filepath.Join(a.Dir, "htdocs"))
 	p("DirectoryIndex index.html")
 	p("<Directory />\n  Require all granted\n  AllowOverride None\n</Directory>")
+	if o.CGI {
+		p("<Directory %q>\n  Options +ExecCGI\n  SetHandler cgi-script\n</Directory>", filepath.Join(a.Dir, "htdocs", "cgi-bin"))
+	}
 	p("KeepAlive On")
 	p("MaxKeepAliveRequests 0")
 	p("KeepAliveTimeout 30")

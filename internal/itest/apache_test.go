@@ -128,3 +128,19 @@ func TestParseAccessLine(t *testing.T) {
 		t.Errorf("a short line parsed without error")
 	}
 }
+
+// TestApacheCGI proves ApacheOptions.CGI: /cgi-bin/env prints the CGI
+// environment, request headers as HTTP_* variables.
+func TestApacheCGI(t *testing.T) {
+	t.Parallel()
+	a := itest.StartApache(t, itest.ApacheOptions{CGI: true})
+	r := itest.Curl(t, "-H", "X-Forwarded-For: 192.0.2.7", "-H", "Client-IP: 192.0.2.8", a.URL+"/cgi-bin/env")
+	if r.Status != 200 {
+		t.Fatalf("GET /cgi-bin/env = %d %q", r.Status, r.Body)
+	}
+	for _, want := range []string{"HTTP_X_FORWARDED_FOR=192.0.2.7\n", "HTTP_CLIENT_IP=192.0.2.8\n", "GATEWAY_INTERFACE=CGI/1.1\n"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("environment lacks %q:\n%s", want, r.Body)
+		}
+	}
+}

@@ -101,9 +101,12 @@ func RunTlsfrontEnv(t testing.TB, env []string, args ...string) (stdout, stderr 
 	return o.String(), e.String(), exitCode
 }
 
-// tlsfrontEnv is the environment tlsfront runs with: the test's, without
-// its TLSFRONT_ variables (TLSFRONT_STRESS, re-exec markers: tlsfront
-// refuses variables that name no key), plus env; only env when empty.
+// TlsfrontEnv is the environment a test runs tlsfront with: its own,
+// without its TLSFRONT_ variables (TLSFRONT_STRESS, re-exec markers:
+// tlsfront refuses variables that name no key), plus env.
+func TlsfrontEnv(env ...string) []string { return tlsfrontEnv(env, false) }
+
+// tlsfrontEnv is TlsfrontEnv, or only env when empty.
 func tlsfrontEnv(env []string, empty bool) []string {
 	out := []string{}
 	if !empty {
@@ -186,12 +189,17 @@ func StartTlsfront(t testing.TB, dir, configTOML string, extraArgs ...string) *T
 }
 
 // StartTlsfrontWith is the one way tests start tlsfront: StartTlsfront,
-// with the environment, wrapper and wait of o.
+// with the environment, wrapper and wait of o. An empty configTOML writes
+// nothing: o.ConfigArg names a file that exists (an installed one), and
+// the caller waits with WaitServing.
 func StartTlsfrontWith(t testing.TB, dir, configTOML string, o TlsfrontOptions) *Tlsfront {
 	t.Helper()
 	var cfg tlsfrontConfig
 	if _, err := toml.Decode(configTOML, &cfg); err != nil {
 		t.Fatalf("test config is not TOML: %v\n%s", err, configTOML)
+	}
+	if configTOML == "" && (o.ConfigArg == "" || !o.NoWait) {
+		t.Fatalf("StartTlsfrontWith without a config needs ConfigArg and NoWait")
 	}
 	if cfg.Server.HTTPS == "" && !o.NoWait {
 		t.Fatalf("test config has no server.https listener to wait for")
@@ -211,8 +219,10 @@ func StartTlsfrontWith(t testing.TB, dir, configTOML string, o TlsfrontOptions) 
 	if len(cfg.Site) > 0 && len(cfg.Site[0].Names) > 0 {
 		f.serverName = strings.Replace(cfg.Site[0].Names[0], "*.", "www.", 1)
 	}
-	if err := os.WriteFile(f.ConfigPath, []byte(configTOML), 0o644); err != nil {
-		t.Fatalf("writing tlsfront config: %v", err)
+	if configTOML != "" {
+		if err := os.WriteFile(f.ConfigPath, []byte(configTOML), 0o644); err != nil {
+			t.Fatalf("writing tlsfront config: %v", err)
+		}
 	}
 	bin, configArg := o.Binary, o.ConfigArg
 	if bin == "" {
