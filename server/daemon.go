@@ -67,6 +67,7 @@ type Daemon struct {
 	read       atomic.Pointer[[32]byte] // fingerprint of the files the last start or reload read
 	loops      sync.WaitGroup
 	handshakes sync.WaitGroup
+	drains     sync.WaitGroup // of replaced Generations
 	healthy    atomic.Bool
 	metricsSrv *http.Server
 
@@ -182,8 +183,9 @@ func (d *Daemon) env() buildEnv {
 }
 
 // publish makes g the Generation new connections take, in one atomic
-// store, and drops the Daemon's reference to the one it replaces, which is
-// closed once its last connection has closed. The connection limits count
+// store, drains the one it replaces (see Generation.drain) and drops the
+// Daemon's reference to it: it is closed once its last connection has
+// closed. The connection limits count
 // every connection of the process, and the rate-limit table holds every
 // client's state, whatever its Generation: g's limits and size apply from
 // now on.
@@ -192,6 +194,11 @@ func (d *Daemon) publish(g *Generation) {
 	d.clientConns.SetMax(g.cfg.Server.MaxConnsPerClient)
 	d.shieldTable.SetSize(g.cfg.Server.ClientTableSize)
 	if old := d.cur.Swap(g); old != nil {
+		d.drains.Add(1)
+		go func() {
+			defer d.drains.Done()
+			old.drain()
+		}()
 		old.release()
 	}
 }
@@ -298,17 +305,15 @@ func (d *Daemon) Shutdown() {
 		}()
 	}
 	for _, g := range d.liveGenerations() {
-		for _, s := range distinct(g.servers) {
+		for _, s := range g.connServers() {
 			drain(s.Shutdown, s.Close)
-		}
-		if g.plain != nil {
-			drain(g.plain.Shutdown, g.plain.Close)
 		}
 	}
 	if d.metricsSrv != nil {
 		drain(d.metricsSrv.Shutdown, d.metricsSrv.Close)
 	}
 	sw.Wait()
+	d.drains.Wait() // their Shutdowns return once the ones above have closed everything
 	if timedOut.Load() {
 		d.logger.Warn().Msg("shutdown timeout reached; closed the remaining connections")
 	}

@@ -12,17 +12,21 @@
 //
 // A Generation is everything a connection and its requests need, built
 // whole from one configuration: the TLS state (policy, certificates,
-// staples, ticket keys), the request handler (proxy) with its access log and
-// metrics, the trusted proxies and PROXY switch, the limits, the files to
-// watch, and one ConnServer per ALPN protocol. A reload builds a new one
-// (every problem reported, nothing half-built left behind) and publishes it
-// with one atomic store. The accept loop takes the current Generation once
-// per connection: the handshake (its per-hello config comes from the
-// connection's Generation, not from a global) and every request on that
-// connection use it, whatever reloads happen meanwhile. A Generation
-// replaced by a reload lives until its last connection closes; then its
-// ConnServers, stapler and ACME loops and idle backend connections are
-// closed.
+// staples, ticket keys), the request handler (proxy, with its shield) and
+// its observer (access log, metrics), the trusted proxies and PROXY switch,
+// the limits, the files to watch, and one ConnServer per ALPN protocol. A
+// reload builds a new one (every problem reported, nothing half-built left
+// behind) and publishes it with one atomic store. The accept loop takes the
+// current Generation once per connection: the handshake (its per-hello
+// config comes from the connection's Generation, not from a global) and
+// every request on that connection use it, whatever reloads happen
+// meanwhile. A Generation a reload replaced drains, as nginx's old workers
+// do: connections still in their handshake finish it and are served, each
+// request being served finishes, then its connection closes (HTTP/1.1:
+// Connection: close, idle ones at once; HTTP/2: GOAWAY), so the clients'
+// next requests meet the new configuration on new connections and nothing
+// is cut. When its last connection has closed, its ConnServers, stapler and
+// ACME loops and idle backend connections are closed.
 //
 // # The seam for protocol engines
 //
@@ -31,12 +35,19 @@
 // (Generation.servers, filled by Generation.newConnServers in engines.go:
 // "h2" and "http/1.1", the latter also for clients that negotiate
 // nothing). Until tlsfront's own HTTP/1.1 and HTTP/2 engines land, both are
-// one HTTPServer: net/http's http.Server fed through a listener adapter.
-// An engine plugs in by implementing ConnServer and being returned for its
+// HTTPServers: net/http's http.Server fed through a listener adapter. An
+// engine plugs in by implementing ConnServer and being returned for its
 // protocol by newConnServers, where it gets the Generation's handler
-// (proxy), its observer (metrics, access log) and its limits. It learns it must drain from Shutdown (SIGTERM: finish in-flight
-// requests, close idle connections, refuse new requests, until the context
-// given ends, then Close). A reload asks nothing of it: its connections go
-// on with their Generation; Close is called once the last of them has
-// closed.
+// (proxy), its observer (metrics, access log) and its limits. It serves
+// each *tls.Conn it is given (ServeConn) and closes it when done; the
+// accept path has counted it for the metrics and holds the Generation for
+// it until it is closed. It learns it must drain from Shutdown(ctx): at the
+// reload that replaced its Generation (ctx never ends: nothing may be cut)
+// and at SIGTERM (ctx ends at server.shutdown_timeout, then Close follows;
+// a Generation still draining from a reload gets this second call too). Draining means: serve the requests in flight and the
+// first request of a connection handed over but not yet read, answer them
+// so that the client does not reuse the connection (HTTP/1.1 Connection:
+// close; HTTP/2 GOAWAY, then the open streams), close idle connections,
+// return when all are closed. Close is also called once a replaced
+// Generation's last connection has closed, to free what is left.
 package server

@@ -17,10 +17,13 @@ import (
 // closes every distinct ConnServer of the map when it is closed, and asks
 // each to drain with Shutdown at SIGTERM.
 //
-// Today both protocols are one net/http http.Server.
+// Today both protocols are net/http's http.Server (one each: they drain
+// differently, see HTTPServer.Shutdown).
 func (g *Generation) newConnServers(h http.Handler, o proxy.ServerOptions) map[string]ConnServer {
-	s := NewHTTPServer(proxy.NewServer(h, o))
-	return map[string]ConnServer{"h2": s, "http/1.1": s}
+	return map[string]ConnServer{
+		"http/1.1": NewHTTPServer(proxy.NewServer(h, o)),
+		"h2":       NewHTTP2Server(proxy.NewServer(h, o)),
+	}
 }
 
 // serverOptions are the http.Server limits of g's configuration, for both

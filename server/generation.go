@@ -29,14 +29,20 @@ type ConnServer interface {
 	// and was made with the Generation's TLS state; the ConnServer serves
 	// it with the same Generation's handler and limits. ServeConn may
 	// return at once and serve in the background: from the call on, c is
-	// the ConnServer's to close. Called after Shutdown began, it closes c.
+	// the ConnServer's to close. Called after Shutdown began (at SIGTERM,
+	// for a handshake that outlasted the drain's wait), it closes c.
 	ServeConn(c *tls.Conn, info ConnInfo)
 
-	// Shutdown drains, at SIGTERM: it stops starting requests, closes idle
-	// connections, lets in-flight requests finish (HTTP/2: GOAWAY, then
-	// the open streams) and closes each connection as it becomes idle. It
-	// returns when every connection is closed, or with ctx's error when
-	// ctx ends first (server.shutdown_timeout); Close follows then.
+	// Shutdown drains: at the reload that replaced the Generation (ctx
+	// never ends) and, for every Generation still open, at SIGTERM (ctx
+	// ends at server.shutdown_timeout); a second call while the first
+	// drains must work.
+	// Requests being served finish, and so does the first request of a
+	// connection handed over whose request was not read yet; each is
+	// answered so that the client opens a new connection for the next
+	// (HTTP/1.1: Connection: close; HTTP/2: GOAWAY, then the open streams);
+	// idle connections close at once. It returns when every connection is
+	// closed, or with ctx's error when ctx ends first; Close follows then.
 	Shutdown(ctx context.Context) error
 
 	// Close closes every connection at once and frees what the ConnServer
@@ -98,6 +104,13 @@ type Generation struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed once close has finished
 	onClosed  func(*Generation)
+
+	// Connections between accept and their ConnServer (in their
+	// handshake), which a drain waits for.
+	handoffMu sync.Mutex
+	handoffs  int
+	draining  bool
+	handedOff chan struct{} // closed when draining and handoffs is 0
 }
 
 // builtSite is one [[site]] as built: its names, backend and certificates.
@@ -134,6 +147,68 @@ func (g *Generation) release() {
 	if g.refs.Add(-1) == 0 {
 		go g.close()
 	}
+}
+
+// beginHandoff registers a connection that took g at accept and is on its
+// way to a ConnServer (through its handshake). It fails once g drains: the
+// caller takes the current Generation instead.
+func (g *Generation) beginHandoff() bool {
+	g.handoffMu.Lock()
+	defer g.handoffMu.Unlock()
+	if g.draining {
+		return false
+	}
+	g.handoffs++
+	return true
+}
+
+// endHandoff: the connection is with its ConnServer, or closed.
+func (g *Generation) endHandoff() {
+	g.handoffMu.Lock()
+	defer g.handoffMu.Unlock()
+	g.handoffs--
+	if g.draining && g.handoffs == 0 {
+		close(g.handedOff)
+	}
+}
+
+// drain is what a reload does to the Generation it replaced: once the
+// connections still in their handshake have reached their ConnServer (on
+// this Generation), every ConnServer drains them, with no deadline: each
+// request being served finishes, then its connection closes (HTTP/1.1:
+// the response says Connection: close; idle connections close at once;
+// HTTP/2: GOAWAY, then the open streams), so every later request of those
+// clients meets the new Generation on a new connection. Nothing is cut. It
+// returns when every ConnServer has drained; the Generation itself is
+// closed when its last connection (a hijacked one too) has closed.
+func (g *Generation) drain() {
+	g.handoffMu.Lock()
+	g.draining = true
+	if g.handoffs == 0 {
+		close(g.handedOff)
+	}
+	g.handoffMu.Unlock()
+	<-g.handedOff
+	var wg sync.WaitGroup
+	for _, s := range g.connServers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(context.Background()); err != nil {
+				g.logger.Debug().Err(err).Msg("draining a replaced configuration")
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// connServers returns every ConnServer of g once, the plain listener's too.
+func (g *Generation) connServers() []ConnServer {
+	out := distinct(g.servers)
+	if g.plain != nil {
+		out = append(out, g.plain)
+	}
+	return out
 }
 
 // close stops and frees everything build started, newest first, exactly

@@ -6,24 +6,43 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // HTTPServer is a ConnServer backed by net/http's http.Server, which is
-// given the connections through a listener adapter: HTTP/1.1 itself, and
-// HTTP/2 by the TLSNextProto it configures for "h2" (its own call to
-// Handshake is a no-op on a handshaken connection). The plain listener's
-// redirect server is one too, fed plain connections.
+// given the connections through a listener adapter (its own call to
+// Handshake is a no-op on a handshaken connection). A Generation has one
+// for HTTP/1.1 and one for HTTP/2 (served by the TLSNextProto net/http
+// configures for "h2"), because net/http drains the two differently (see
+// Shutdown); the plain listener's redirect server is an HTTP/1.1 one, fed
+// plain connections.
 type HTTPServer struct {
-	srv  *http.Server
-	ln   *connListener
-	done chan struct{} // closed when srv.Serve has returned
+	srv   *http.Server
+	http2 bool
+	ln    *connListener
+	done  chan struct{} // closed when srv.Serve has returned
+	conns atomic.Int64  // HTTP/1.1 connections not yet closed or hijacked
 }
 
-// NewHTTPServer starts srv on a listener adapter and returns it. srv must
-// not have TLSConfig or ConnState set: the accept path handshakes and
-// counts connections itself.
-func NewHTTPServer(srv *http.Server) *HTTPServer {
-	s := &HTTPServer{srv: srv, ln: newConnListener(), done: make(chan struct{})}
+// NewHTTPServer starts srv, for HTTP/1.1 connections (and plain ones), on
+// a listener adapter and returns it. srv must not have TLSConfig or
+// ConnState set: the accept path handshakes and counts connections itself.
+func NewHTTPServer(srv *http.Server) *HTTPServer { return newHTTPServer(srv, false) }
+
+// NewHTTP2Server is NewHTTPServer for connections that negotiated "h2".
+func NewHTTP2Server(srv *http.Server) *HTTPServer { return newHTTPServer(srv, true) }
+
+func newHTTPServer(srv *http.Server, http2 bool) *HTTPServer {
+	s := &HTTPServer{srv: srv, http2: http2, ln: newConnListener(), done: make(chan struct{})}
+	srv.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			s.conns.Add(-1)
+		}
+	}
 	go func() {
 		defer close(s.done)
 		_ = srv.Serve(s.ln) // returns when the adapter is closed, by Shutdown or Close
@@ -37,9 +56,38 @@ func (s *HTTPServer) ServeConn(c *tls.Conn, _ ConnInfo) { s.ln.push(c) }
 // servePlain hands a plain connection to the http.Server.
 func (s *HTTPServer) servePlain(c net.Conn) { s.ln.push(c) }
 
-// Shutdown is http.Server.Shutdown: in-flight requests finish, idle
-// connections close, HTTP/2 connections get GOAWAY.
-func (s *HTTPServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Shutdown drains. HTTP/2: http.Server.Shutdown, whose hook sends GOAWAY;
+// it is repeated every second, so that a connection that reached the
+// server just as the first one ran gets its GOAWAY too. HTTP/1.1: not
+// http.Server.Shutdown, which drops a request read after it began (the
+// first request of a connection handed over just before would be lost),
+// but keep-alives off: idle connections close now, each request being
+// served is answered with Connection: close, a connection's first request
+// is still served; then Shutdown waits until every connection is closed.
+func (s *HTTPServer) Shutdown(ctx context.Context) error {
+	s.ln.Close() // no more connections: the accept path has handed over all it had
+	if s.http2 {
+		for {
+			tctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := s.srv.Shutdown(tctx)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				return err
+			}
+		}
+	}
+	s.srv.SetKeepAlivesEnabled(false)
+	wait := time.Millisecond
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+			wait = min(2*wait, 100*time.Millisecond)
+		}
+	}
+	return nil
+}
 
 // Close is http.Server.Close, and waits until Serve has returned.
 func (s *HTTPServer) Close() error {
@@ -61,7 +109,7 @@ func newConnListener() *connListener {
 }
 
 // push waits until the server takes c, or closes c if the listener is
-// closed (the server is shutting down or was closed).
+// closed (the server was shut down or closed).
 func (l *connListener) push(c net.Conn) {
 	select {
 	case l.conns <- c:

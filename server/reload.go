@@ -13,8 +13,9 @@ import (
 const reloadFailed = "reload failed; still serving the previous configuration"
 
 // Reload builds a whole new Generation from the file and publishes it: new
-// connections take it, established connections go on with theirs. Changed
-// listener addresses are bound before anything is given up. On any problem
+// connections take it; established ones finish what they are serving on
+// theirs, which then drains (see Generation.drain). Changed listener
+// addresses are bound before anything is given up. On any problem
 // it logs exactly why, one line per problem, keeps the current Generation
 // serving and returns the error; nothing it built is left open.
 func (d *Daemon) Reload() error {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -82,17 +83,22 @@ func TestReload(t *testing.T) {
 }
 
 // TestRebind: a reload that moves the listeners binds the new addresses
-// before giving up the old ones; a connection accepted on an old address
-// goes on; an address that cannot be bound fails the reload.
+// before giving up the old ones; a request in flight on a connection
+// accepted on an old address finishes; an address that cannot be bound
+// fails the reload.
 func TestRebind(t *testing.T) {
 	f := newFixture(t)
 	f.leaf(t, "site")
-	cfg := siteConfig{HTTPS: loopback(t), HTTP: loopback(t), Backend: backend(t, "b"), Cert: "site"}
+	started, release := make(chan string, 1), make(chan struct{})
+	cfg := siteConfig{HTTPS: loopback(t), HTTP: loopback(t), Backend: slowBackend(t, "b", started, release), Cert: "site"}
 	f.write(t, cfg)
 	d := f.start(t)
 	roots := f.ca.Pool()
 	old := dial1(t, cfg.HTTPS, roots)
 	old.get(t, "/before")
+	old.c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(old.c, "GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	<-started
 
 	moved := cfg
 	moved.HTTPS, moved.HTTP = loopback(t), loopback(t)
@@ -112,8 +118,11 @@ func TestRebind(t *testing.T) {
 			t.Errorf("%s: %v, want connection refused", addr, err)
 		}
 	}
-	if got := old.get(t, "/old-connection"); got != "b /old-connection" {
-		t.Errorf("the connection accepted on the old address: %q", got)
+	close(release)
+	if resp, err := http.ReadResponse(old.r, nil); err != nil {
+		t.Errorf("the request in flight on the old address: %v", err)
+	} else if body, _ := io.ReadAll(resp.Body); string(body) != "b /slow" {
+		t.Errorf("the request in flight on the old address: %q", body)
 	}
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout: 5 * time.Second}).Get("http://" + moved.HTTP + "/r?q")
