@@ -1,0 +1,68 @@
+package proxy
+
+// Glitch counting, after HAProxy's tune.h2.fe.glitches-threshold: every
+// event a correct client causes rarely but an abusive one causes by the
+// thousand costs the connection a glitch. At three quarters of
+// H2Options.MaxGlitches the connection gets a graceful GOAWAY (a slightly
+// odd client reconnects without losing a request); at the threshold it is
+// closed with GOAWAY ENHANCE_YOUR_CALM, counted, and logged once.
+//
+// What counts, one glitch each unless said:
+//   - a stream reset by the client before its response head (rapid reset,
+//     CVE-2023-44487);
+//   - a HEADERS frame past SETTINGS_MAX_CONCURRENT_STREAMS;
+//   - a malformed request or any other stream error the client caused;
+//   - a header list over server.max_header_bytes (431);
+//   - a DATA frame of length zero without END_STREAM;
+//   - a WINDOW_UPDATE of less than 1 KiB;
+//   - a header block in more than 4 frames averaging under 1 KiB: one per
+//     16 frames (CONTINUATION flood, CVE-2024-27316 class);
+//   - past 16 since the last new stream: each PING, SETTINGS, PRIORITY or
+//     unknown frame (floods of frames that cost us work or an answer).
+// Two abuses close the connection at once, whatever the count: a header
+// block over twice the header list limit or in more than 128 frames, and
+// more streams waiting for a handler than max_concurrent_streams (streams
+// reset faster than their handlers can finish).
+
+import "golang.org/x/net/http2"
+
+const ctrlAllowance = 16
+
+// glitchLocked counts n glitches.
+func (c *h2conn) glitchLocked(n int, why string) {
+	c.glitches += n
+	c.lastGlitch = why
+	c.srv.glitchesTotal.Add(uint64(n))
+	max := c.srv.opts.MaxGlitches
+	if max <= 0 || c.closing {
+		return
+	}
+	if c.glitches >= max {
+		c.closeForGlitchesLocked(why)
+		return
+	}
+	if c.glitches >= (3*max+3)/4 {
+		c.drainLocked()
+	}
+}
+
+// ctrlFrameLocked counts a frame that makes no request progress.
+func (c *h2conn) ctrlFrameLocked(why string) {
+	c.ctrl++
+	if c.ctrl > ctrlAllowance {
+		c.glitchLocked(1, why)
+	}
+}
+
+// closeForGlitchesLocked closes the connection with ENHANCE_YOUR_CALM,
+// counts it and logs one line.
+func (c *h2conn) closeForGlitchesLocked(why string) {
+	if c.closing {
+		return
+	}
+	c.srv.glitchCloses.Add(1)
+	c.srv.opts.Logger.Warn().Str("client", remoteString(c.info.RemoteAddr)).Int("glitches", c.glitches).
+		Int("http2_glitches", c.srv.opts.MaxGlitches).Str("last", why).Uint32("last_stream", c.maxID).
+		Msg("http2: connection closed with ENHANCE_YOUR_CALM: too many protocol glitches (server.http2_glitches)")
+	c.fatalLocked(http2.ErrCodeEnhanceYourCalm, why)
+}

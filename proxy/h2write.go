@@ -1,0 +1,177 @@
+package proxy
+
+// The writing side of an HTTP/2 connection. Whoever produces a frame (the
+// reader for control frames, a stream's worker for its response) appends
+// it to the connection's buffer under the connection's lock; one writer
+// goroutine swaps the buffer out and writes it with one call, so frames of
+// every stream that became ready meanwhile share TLS records and write
+// calls. Before it takes the buffer the writer yields once, letting the
+// workers that are ready to run append first.
+
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+const (
+	outFlush = 16 << 10  // a TLS record's worth: buffered DATA wakes the writer
+	outHigh  = 256 << 10 // DATA writers wait while this much is buffered
+	outMax   = 1 << 20   // control frames past this (a client not reading): close
+	outKeep  = 64 << 10  // buffers larger than this are not kept for reuse
+)
+
+// outPool holds write buffers while connections are idle.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// appendFrame queues one frame.
+func (c *h2conn) appendFrame(typ http2.FrameType, flags http2.Flags, id uint32, payload []byte) {
+	if c.out == nil {
+		c.out = (*outPool.Get().(*[]byte))[:0]
+	}
+	n := len(payload)
+	c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(typ), byte(flags),
+		byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	c.out = append(c.out, payload...)
+	if len(c.out) > outMax && !c.closing && !c.dead {
+		// Only control frames grow the buffer this far (DATA waits at
+		// outHigh): a client making us answer while it reads nothing.
+		c.srv.opts.Logger.Debug().Str("client", remoteString(c.info.RemoteAddr)).
+			Msg("http2: client reads none of our frames: closing the connection")
+		c.dead = true
+		c.nc.Close()
+	}
+}
+
+func (c *h2conn) appendSettings() {
+	var p [3 * 6]byte
+	put := func(i int, id http2.SettingID, v uint32) {
+		binary.BigEndian.PutUint16(p[i*6:], uint16(id))
+		binary.BigEndian.PutUint32(p[i*6+2:], v)
+	}
+	put(0, http2.SettingMaxConcurrentStreams, uint32(c.maxStreams))
+	put(1, http2.SettingInitialWindowSize, uint32(c.srv.opts.StreamWindow))
+	put(2, http2.SettingMaxHeaderListSize, uint32(c.maxList))
+	c.appendFrame(http2.FrameSettings, 0, 0, p[:])
+	c.unacked++
+}
+
+func (c *h2conn) appendWindowUpdate(id, n uint32) {
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], n)
+	c.appendFrame(http2.FrameWindowUpdate, 0, id, p[:])
+}
+
+func (c *h2conn) appendRSTStream(id uint32, code http2.ErrCode) {
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], uint32(code))
+	c.appendFrame(http2.FrameRSTStream, 0, id, p[:])
+}
+
+func (c *h2conn) appendGoAway(last uint32, code http2.ErrCode) {
+	var p [8]byte
+	binary.BigEndian.PutUint32(p[:], last)
+	binary.BigEndian.PutUint32(p[4:], uint32(code))
+	c.appendFrame(http2.FrameGoAway, 0, 0, p[:])
+}
+
+// signalLocked wakes the writer, unless it is writing (it will find the
+// new frames when its write returns) or already woken.
+func (c *h2conn) signalLocked() {
+	if c.writing || c.signaled {
+		return
+	}
+	c.signaled = true
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeWaitersLocked wakes the writes waiting for connection window or
+// buffer room; each checks again and waits again if it must.
+func (c *h2conn) wakeWaitersLocked() {
+	for i, st := range c.waiters {
+		st.waiting = false
+		wakeup(st.wwake)
+		c.waiters[i] = nil
+	}
+	c.waiters = c.waiters[:0]
+}
+
+// writeLoop is the connection's writer goroutine.
+func (c *h2conn) writeLoop() {
+	defer close(c.writerDone)
+	closedWrite := false
+	for {
+		<-c.wake
+		runtime.Gosched() // let ready workers add their frames to this write
+		c.mu.Lock()
+		c.signaled = false
+		for len(c.out) > 0 && !c.dead {
+			buf := c.out
+			c.out, c.spare = c.spare, nil
+			if c.out != nil {
+				c.out = c.out[:0]
+			}
+			c.outGen++
+			c.writing = true
+			c.mu.Unlock()
+			if d := c.srv.opts.SendTimeout; d > 0 {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+			}
+			_, err := c.nc.Write(buf)
+			c.mu.Lock()
+			c.writing = false
+			if cap(buf) <= outKeep {
+				c.spare = buf[:0]
+			}
+			c.wakeWaitersLocked()
+			if err != nil && !c.dead {
+				c.srv.opts.Logger.Debug().Err(err).Str("client", remoteString(c.info.RemoteAddr)).
+					Msg("http2: writing to the client failed: closing the connection")
+				c.dead = true
+				c.nc.Close() // the reader returns and tears the connection down
+			}
+		}
+		if c.closing && !closedWrite && !c.dead {
+			closedWrite = true
+			closeWrite(c.nc)
+		}
+		if c.open == 0 || c.dead {
+			c.releaseBuffersLocked()
+		}
+		dead := c.dead
+		c.mu.Unlock()
+		if dead {
+			return
+		}
+	}
+}
+
+// releaseBuffersLocked returns the write buffers to the pool while the
+// connection is idle.
+func (c *h2conn) releaseBuffersLocked() {
+	for _, b := range []*[]byte{&c.out, &c.spare} {
+		if *b != nil && len(*b) == 0 {
+			if cap(*b) <= outKeep {
+				buf := (*b)[:0]
+				outPool.Put(&buf)
+			}
+			*b = nil
+		}
+	}
+}
+
+// closeWrite closes the write side of c (a TLS close_notify, then a TCP
+// half-close), so that the client reads everything sent before.
+func closeWrite(c interface{ Close() error }) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = c.Close()
+}
