@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"go.uber.org/goleak"
 )
 
 // h2Backend is a plain HTTP/1.1 backend: /echo returns the request body,
@@ -35,13 +33,8 @@ func h2Backend(t testing.TB) *httptest.Server {
 	return b
 }
 
-func checkLeaks(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
 func TestH2Requests(t *testing.T) {
-	checkLeaks(t)
+	verifyNoLeaks(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	client := hs.client()
 	defer client.CloseIdleConnections()

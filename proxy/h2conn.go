@@ -66,8 +66,11 @@ type h2conn struct {
 
 	goAway   bool // a GOAWAY was queued
 	goAwayID uint32
-	closing  bool // no more frames after what is queued: the write side closes
-	dead     bool // the socket is closed or failed
+	// glitchGoAway: the GOAWAY was the one sent at 3/4 of the glitch
+	// threshold, naming a stream still to come.
+	glitchGoAway bool
+	closing      bool // no more frames after what is queued: the write side closes
+	dead         bool // the socket is closed or failed
 
 	glitches   int
 	lastGlitch string
@@ -109,7 +112,7 @@ func newH2Conn(s *H2Server, nc net.Conn) *h2conn {
 func (c *h2conn) refuseDraining() {
 	c.mu.Lock()
 	c.appendSettings()
-	c.goAwayLocked(http2.ErrCodeNo)
+	c.goAwayLocked(http2.ErrCodeNo, 0)
 	buf := c.out
 	c.mu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(lingerTime))
@@ -151,14 +154,15 @@ func (c *h2conn) serve(start time.Time) {
 		if err == nil {
 			err = c.process(f)
 		}
-		if err != nil && !c.fail(err) {
-			return
-		}
+		keep := err == nil || c.fail(err)
 		c.mu.Lock()
 		closing := c.closing
 		c.mu.Unlock()
 		if closing {
 			c.linger()
+			return
+		}
+		if !keep {
 			return
 		}
 	}
@@ -185,7 +189,7 @@ func (c *h2conn) fail(err error) bool {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.mu.Lock()
 		if !c.closing && c.open == 0 { // idle or read_header timeout
-			c.goAwayLocked(http2.ErrCodeNo)
+			c.goAwayLocked(http2.ErrCodeNo, c.maxID)
 			c.shutdownLocked()
 		}
 		c.mu.Unlock()
@@ -210,8 +214,7 @@ func (c *h2conn) fatalLocked(code http2.ErrCode, why string) {
 		c.srv.opts.Logger.Debug().Str("client", remoteString(c.info.RemoteAddr)).Str("code", code.String()).
 			Str("reason", why).Msg("http2: closing the connection")
 	}
-	c.goAway = false // a GOAWAY with the error code, even after a graceful one
-	c.goAwayLocked(code)
+	c.goAwayLocked(code, c.maxID)
 	for _, st := range c.streams {
 		st.remoteDone, st.localDone = true, true
 		c.closeStreamLocked(st)
@@ -219,13 +222,18 @@ func (c *h2conn) fatalLocked(code http2.ErrCode, why string) {
 	c.shutdownLocked()
 }
 
-// goAwayLocked queues GOAWAY naming the last stream that will be served.
-func (c *h2conn) goAwayLocked(code http2.ErrCode) {
-	if c.goAway {
+// goAwayLocked queues GOAWAY naming last, the last stream that will be
+// served. A graceful GOAWAY is not repeated unless it names an earlier
+// stream than the one before; one with an error code always goes out.
+func (c *h2conn) goAwayLocked(code http2.ErrCode, last uint32) {
+	if c.goAway && code == http2.ErrCodeNo && last >= c.goAwayID {
 		return
 	}
-	c.goAway, c.goAwayID = true, c.maxID
-	c.appendGoAway(c.goAwayID, code)
+	if c.goAway {
+		last = min(last, c.goAwayID)
+	}
+	c.goAway, c.goAwayID, c.glitchGoAway = true, last, false
+	c.appendGoAway(last, code)
 	c.signalLocked()
 }
 
@@ -251,7 +259,7 @@ func (c *h2conn) drain() {
 }
 
 func (c *h2conn) drainLocked() {
-	c.goAwayLocked(http2.ErrCodeNo)
+	c.goAwayLocked(http2.ErrCodeNo, c.maxID)
 	if c.open == 0 {
 		c.shutdownLocked()
 	}

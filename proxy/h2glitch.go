@@ -41,8 +41,12 @@ func (c *h2conn) glitchLocked(n int, why string) {
 		c.closeForGlitchesLocked(why)
 		return
 	}
-	if c.glitches >= (3*max+3)/4 {
-		c.drainLocked()
+	if c.glitches >= (3*max+3)/4 && !c.goAway {
+		// As HAProxy: a GOAWAY naming a stream still to come, so requests
+		// under way complete and the client moves to a new connection;
+		// one that goes on here reaches the threshold.
+		c.goAwayLocked(http2.ErrCodeNo, min(c.maxID+2*uint32(c.maxStreams), maxWindow))
+		c.glitchGoAway = true
 	}
 }
 

@@ -6,6 +6,7 @@ package proxy
 // the server, as the daemon's accept loop will.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -73,6 +74,9 @@ func (h *transportHandler) ServeH2(w H2ResponseWriter, r *H2Request) {
 	defer res.Body.Close()
 	fields := make([]H2Field, 0, len(res.Header)+1)
 	for k, vs := range res.Header {
+		if k == "Content-Length" {
+			continue
+		}
 		for _, v := range vs {
 			fields = append(fields, H2Field{k, v})
 		}
@@ -186,4 +190,62 @@ func (hs *h2Harness) client() *http.Client {
 func (hs *h2Harness) url(path string) string {
 	_, port, _ := net.SplitHostPort(hs.addr)
 	return "https://localhost:" + port + path
+}
+
+// TestH2Serve serves the HTTP/2 server for tools run by hand (h2load,
+// nghttp, strace), proxying to H2SERVE_BACKEND:
+//
+//	H2SERVE_ADDR=127.0.0.1:8443 H2SERVE_BACKEND=http://127.0.0.1:8081 \
+//	  go test ./proxy -run TestH2Serve -timeout 0
+//
+// It serves for H2SERVE_SECONDS (default 600) and is skipped without
+// H2SERVE_ADDR.
+func TestH2Serve(t *testing.T) {
+	addr := os.Getenv("H2SERVE_ADDR")
+	if addr == "" {
+		t.Skip("H2SERVE_ADDR not set")
+	}
+	backend := os.Getenv("H2SERVE_BACKEND")
+	if backend == "" {
+		backend = h2Backend(t).URL
+	}
+	secs, _ := strconv.Atoi(os.Getenv("H2SERVE_SECONDS"))
+	if secs <= 0 {
+		secs = 600
+	}
+	ca := testca.New(t)
+	leaf := ca.Leaf(t, testca.LeafOptions{Names: []string{"localhost", "127.0.0.1"}})
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{leaf.TLS()}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var h H2Handler = newTransportHandler(t, backend)
+	if backend == "inline" { // no backend: 1000 bytes at once, to measure the server alone
+		body := bytes.Repeat([]byte("x"), 1000)
+		h = H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
+			_ = w.WriteHead(200, []H2Field{{"content-type", "text/plain"}, {"content-length", "1000"}}, false)
+			_, _ = w.Write(body)
+			_ = w.End(nil)
+		})
+	}
+	srv := NewH2Server(h, H2Options{SendTimeout: time.Minute, BodyTimeout: time.Minute})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				if err := c.(*tls.Conn).Handshake(); err != nil {
+					c.Close()
+					return
+				}
+				srv.ServeConn(c)
+			}()
+		}
+	}()
+	t.Logf("serving HTTP/2 on %s, backend %s, for %ds", addr, backend, secs)
+	time.Sleep(time.Duration(secs) * time.Second)
+	t.Logf("%+v", srv.Stats())
 }

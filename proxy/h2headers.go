@@ -204,8 +204,11 @@ func (c *h2conn) blockDone() error {
 		return http2.ConnectionError(http2.ErrCodeStreamClosed) // RFC 9113 §5.1, "closed"
 	}
 	c.maxID = b.id
-	if c.goAway {
-		return nil // past the last stream our GOAWAY named: ignored (RFC 9113 §6.8)
+	if c.goAway && b.id > c.goAwayID {
+		// Past the last stream our GOAWAY named: ignored (RFC 9113 §6.8).
+		// A client keeps doing that only on purpose.
+		c.glitchLocked(1, "stream opened after GOAWAY")
+		return nil
 	}
 	if b.selfDep {
 		return http2.StreamError{StreamID: b.id, Code: http2.ErrCodeProtocol}

@@ -23,6 +23,8 @@ type h2stream struct {
 	remoteDone bool // the client ended its side (END_STREAM or RST_STREAM)
 	localDone  bool // we ended ours (END_STREAM or RST_STREAM)
 	closed     bool // gone from the connection; the context is done
+	assigned   bool // a worker goroutine is on its way to run the handler
+	running    bool // the handler started
 	headSent   bool // the final response head is queued
 	noBody     bool // the response has no body (HEAD, 204, 304)
 	sent100    bool // 100 Continue was queued
@@ -84,6 +86,7 @@ func (c *h2conn) startStreamLocked(id uint32, req H2Request, end bool) {
 	c.srv.streamsTotal.Add(1)
 	if c.workers < c.maxStreams {
 		c.workers++
+		st.assigned = true
 		go c.work(st)
 		return
 	}
@@ -97,27 +100,47 @@ func (c *h2conn) startStreamLocked(id uint32, req H2Request, end bool) {
 	}
 }
 
-// work runs the handler for st, then for queued streams.
+// work runs the handler for st, then for queued streams. A stream closed
+// before its handler started (reset by the client) gave its worker slot
+// back when it closed: its goroutine just ends, and the backend never sees
+// the request.
 func (c *h2conn) work(st *h2stream) {
-	for st != nil {
+	for st != nil && c.begin(st) {
 		c.serveStream(st)
 		st = c.next()
 	}
 }
 
+func (c *h2conn) begin(st *h2stream) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.running = !st.closed
+	return st.running
+}
+
+// next hands the caller's worker slot to the next queued stream, or gives
+// it back.
 func (c *h2conn) next() *h2stream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if st := c.dequeueLocked(); st != nil {
+		return st
+	}
+	c.workers--
+	return nil
+}
+
+func (c *h2conn) dequeueLocked() *h2stream {
 	for len(c.queue) > 0 {
 		st := c.queue[0]
 		c.queue[0] = nil
 		c.queue = c.queue[1:]
 		if !st.closed {
+			st.assigned = true
 			return st
 		}
 	}
 	c.queue = nil
-	c.workers--
 	return nil
 }
 
@@ -142,6 +165,14 @@ func (c *h2conn) closeStreamLocked(st *h2stream) {
 	st.closed = true
 	delete(c.streams, st.id)
 	c.open--
+	if st.assigned && !st.running { // its worker has not started it: take the slot back
+		st.assigned = false
+		if next := c.dequeueLocked(); next != nil {
+			go c.work(next)
+		} else {
+			c.workers--
+		}
+	}
 	if st.done != nil {
 		close(st.done)
 	}
@@ -153,8 +184,12 @@ func (c *h2conn) closeStreamLocked(st *h2stream) {
 	}
 	b.buf, b.off = nil, 0
 	if c.open == 0 && !c.closing && !c.dead {
-		if c.goAway {
-			c.shutdownLocked()
+		if c.goAway && c.maxID >= c.goAwayID && c.glitchGoAway {
+			// After the glitch GOAWAY: a client that goes on reaches the
+			// threshold within a second, one that stopped is closed then.
+			_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+		} else if c.goAway && c.maxID >= c.goAwayID {
+			c.shutdownLocked() // drained: no stream may come any more
 		} else {
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
 		}
