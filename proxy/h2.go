@@ -148,8 +148,31 @@ type H2Options struct {
 	// send ahead of the handler's reads, per stream and per connection;
 	// zero means 256 KiB and 1 MiB.
 	StreamWindow, ConnWindow int32
-	Logger                   zerolog.Logger
+	// Counters are where the server counts; nil gives it its own. The
+	// daemon passes one H2Counters to every generation's server, so that
+	// its metrics survive reloads.
+	Counters *H2Counters
+	Logger   zerolog.Logger
 }
+
+// H2Counters are an H2Server's counters since they were made. Safe for
+// concurrent use.
+type H2Counters struct {
+	conns, streams, glitches, glitchCloses atomic.Uint64
+}
+
+// Connections returns how many connections were served.
+func (c *H2Counters) Connections() uint64 { return c.conns.Load() }
+
+// Streams returns how many requests were handed to a handler.
+func (c *H2Counters) Streams() uint64 { return c.streams.Load() }
+
+// Glitches returns how many glitches all connections caused.
+func (c *H2Counters) Glitches() uint64 { return c.glitches.Load() }
+
+// GlitchCloses returns how many connections were closed with GOAWAY
+// ENHANCE_YOUR_CALM for their glitches.
+func (c *H2Counters) GlitchCloses() uint64 { return c.glitchCloses.Load() }
 
 // ErrH2BodyTimeout is what a request body read returns once
 // H2Options.BodyTimeout passed without DATA from the client.
@@ -172,10 +195,8 @@ type H2Server struct {
 	conns    map[*h2conn]struct{}
 	draining bool
 
-	connsTotal, streamsTotal atomic.Uint64
-	glitchesTotal            atomic.Uint64
-	glitchCloses             atomic.Uint64
-	open                     atomic.Int64
+	count *H2Counters
+	open  atomic.Int64
 }
 
 // NewH2Server returns a server handing requests to h.
@@ -195,11 +216,17 @@ func NewH2Server(h H2Handler, o H2Options) *H2Server {
 	if o.StreamWindow <= 0 {
 		o.StreamWindow = 256 << 10
 	}
+	// Until it has our SETTINGS, a client may send 65,535 bytes per stream.
+	o.StreamWindow = max(o.StreamWindow, initialWindow)
 	if o.ConnWindow <= 0 {
 		o.ConnWindow = 1 << 20
 	}
 	o.ConnWindow = max(o.ConnWindow, o.StreamWindow, initialWindow)
-	return &H2Server{h: h, opts: o, conns: map[*h2conn]struct{}{}}
+	s := &H2Server{h: h, opts: o, conns: map[*h2conn]struct{}{}, count: o.Counters}
+	if s.count == nil {
+		s.count = new(H2Counters)
+	}
+	return s
 }
 
 // ServeConn serves one connection whose TLS handshake is done and whose
@@ -216,7 +243,7 @@ func (s *H2Server) ServeConn(c net.Conn) {
 	}
 	s.conns[cc] = struct{}{}
 	s.mu.Unlock()
-	s.connsTotal.Add(1)
+	s.count.conns.Add(1)
 	s.open.Add(1)
 	defer func() {
 		s.open.Add(-1)
@@ -267,7 +294,7 @@ func (s *H2Server) Close() {
 	s.mu.Unlock()
 }
 
-// H2Stats are counters since the server started, for metrics.
+// H2Stats are the server's counters and settings.
 type H2Stats struct {
 	Connections   uint64 // connections served
 	Open          int64  // connections open now
@@ -281,11 +308,11 @@ type H2Stats struct {
 // Stats returns the server's counters.
 func (s *H2Server) Stats() H2Stats {
 	return H2Stats{
-		Connections:   s.connsTotal.Load(),
+		Connections:   s.count.Connections(),
 		Open:          s.open.Load(),
-		Streams:       s.streamsTotal.Load(),
-		Glitches:      s.glitchesTotal.Load(),
-		GlitchCloses:  s.glitchCloses.Load(),
+		Streams:       s.count.Streams(),
+		Glitches:      s.count.Glitches(),
+		GlitchCloses:  s.count.GlitchCloses(),
 		MaxGlitches:   s.opts.MaxGlitches,
 		MaxConcurrent: s.opts.MaxConcurrentStreams,
 	}

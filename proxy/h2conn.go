@@ -38,8 +38,8 @@ type h2conn struct {
 	maxList    int // decoded header list limit
 	maxStreams int
 
-	wake       chan struct{} // to the writer; capacity 1
-	writerDone chan struct{}
+	wake     chan struct{} // to the writer; capacity 1
+	writerWG sync.WaitGroup
 
 	mu      sync.Mutex
 	streams map[uint32]*h2stream
@@ -58,11 +58,14 @@ type h2conn struct {
 	enc        *hpack.Encoder
 	hbuf       bytes.Buffer
 
-	out, spare []byte // frames for the writer; the writer's other buffer
-	outGen     uint64 // incremented each time the writer takes out
-	writing    bool   // the writer is in a socket write
-	signaled   bool   // a wake is pending
-	waiters    []*h2stream
+	out, spare       []byte  // frames for the writer; the writer's other buffer
+	outBox, spareBox *[]byte // their boxes in outPool
+	outGen           uint64  // incremented each time the writer takes out
+	writerOn         bool    // a writer goroutine runs
+	writing          bool    // the writer is in a socket write
+	signaled         bool    // a wake is pending
+	closedWrite      bool    // the write side is closed
+	waiters          []*h2stream
 
 	goAway   bool // a GOAWAY was queued
 	goAwayID uint32
@@ -87,7 +90,6 @@ func newH2Conn(s *H2Server, nc net.Conn) *h2conn {
 		maxList:    s.opts.MaxHeaderBytes,
 		maxStreams: s.opts.MaxConcurrentStreams,
 		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
 		streams:    map[uint32]*h2stream{},
 		sendWindow: initialWindow,
 		peerWindow: initialWindow,
@@ -98,13 +100,20 @@ func newH2Conn(s *H2Server, nc net.Conn) *h2conn {
 		cs := tc.ConnectionState()
 		c.info.TLS = &cs
 	}
-	c.fr = http2.NewFramer(nil, nc)
-	c.fr.SetReuseFrames()
-	c.fr.SetMaxReadFrameSize(defaultFrame) // we advertise no larger frames
+	c.newFramer()
 	c.dec = hpack.NewDecoder(4096, c.onField)
 	c.dec.SetMaxStringLength(c.maxList)
 	c.enc = hpack.NewEncoder(&c.hbuf)
 	return c
+}
+
+// newFramer (re)makes the frame reader. A Framer keeps a buffer as large
+// as the largest frame it read: after a large DATA frame on a connection
+// that is idle again, a new one lets that buffer go.
+func (c *h2conn) newFramer() {
+	c.fr = http2.NewFramer(nil, c.nc)
+	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(defaultFrame) // we advertise no larger frames
 }
 
 // refuseDraining answers a connection that arrives while the server shuts
@@ -131,7 +140,6 @@ func (c *h2conn) serve(start time.Time) {
 	}
 	c.signalLocked()
 	c.mu.Unlock()
-	go c.writeLoop()
 
 	var preface [len(http2.ClientPreface)]byte
 	if _, err := io.ReadFull(c.nc, preface[:]); err != nil {
@@ -153,6 +161,9 @@ func (c *h2conn) serve(start time.Time) {
 		}
 		if err == nil {
 			err = c.process(f)
+			if d, ok := f.(*http2.DataFrame); ok && d.Length > 4<<10 && c.idle() {
+				c.newFramer()
+			}
 		}
 		keep := err == nil || c.fail(err)
 		c.mu.Lock()
@@ -166,6 +177,12 @@ func (c *h2conn) serve(start time.Time) {
 			return
 		}
 	}
+}
+
+func (c *h2conn) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open == 0
 }
 
 // fail handles an error of the reader loop; it reports whether to keep
@@ -285,14 +302,13 @@ func (c *h2conn) finish() {
 		c.closeStreamLocked(st)
 	}
 	c.queue = nil
-	c.signalLocked()
 	c.mu.Unlock()
 	c.nc.Close()
 	select {
-	case c.wake <- struct{}{}:
+	case c.wake <- struct{}{}: // a waiting writer sees dead and ends
 	default:
 	}
-	<-c.writerDone
+	c.writerWG.Wait()
 }
 
 // process handles one frame read by the reader.
@@ -316,6 +332,7 @@ func (c *h2conn) process(f http2.Frame) error {
 		return c.onPriority(f)
 	case *http2.GoAwayFrame:
 		c.mu.Lock()
+		c.ctrlFrameLocked("GOAWAY flood")
 		c.drainLocked() // the client opens no new streams: finish and close
 		c.mu.Unlock()
 		return nil
@@ -408,6 +425,7 @@ func (c *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		if f.StreamID > c.maxID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
 		}
+		c.ctrlFrameLocked("WINDOW_UPDATE flood on closed streams")
 		return nil // closed: allowed (RFC 9113 §6.9)
 	}
 	if st.sendWindow+int64(f.Increment) > maxWindow {
@@ -427,6 +445,7 @@ func (c *h2conn) onRSTStream(f *http2.RSTStreamFrame) error {
 		if f.StreamID > c.maxID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
 		}
+		c.ctrlFrameLocked("RST_STREAM flood on closed streams")
 		return nil
 	}
 	if !st.headSent {

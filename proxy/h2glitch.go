@@ -17,8 +17,9 @@ package proxy
 //   - a WINDOW_UPDATE of less than 1 KiB;
 //   - a header block in more than 4 frames averaging under 1 KiB: one per
 //     16 frames (CONTINUATION flood, CVE-2024-27316 class);
-//   - past 16 since the last new stream: each PING, SETTINGS, PRIORITY or
-//     unknown frame (floods of frames that cost us work or an answer).
+//   - past 16 since the last new stream: each PING, SETTINGS, PRIORITY,
+//     GOAWAY or unknown frame, and each WINDOW_UPDATE or RST_STREAM for a
+//     closed stream (floods of frames that cost us work or an answer).
 // Two abuses close the connection at once, whatever the count: a header
 // block over twice the header list limit or in more than 128 frames, and
 // more streams waiting for a handler than max_concurrent_streams (streams
@@ -32,7 +33,7 @@ const ctrlAllowance = 16
 func (c *h2conn) glitchLocked(n int, why string) {
 	c.glitches += n
 	c.lastGlitch = why
-	c.srv.glitchesTotal.Add(uint64(n))
+	c.srv.count.glitches.Add(uint64(n))
 	max := c.srv.opts.MaxGlitches
 	if max <= 0 || c.closing {
 		return
@@ -64,7 +65,7 @@ func (c *h2conn) closeForGlitchesLocked(why string) {
 	if c.closing {
 		return
 	}
-	c.srv.glitchCloses.Add(1)
+	c.srv.count.glitchCloses.Add(1)
 	c.srv.opts.Logger.Warn().Str("client", remoteString(c.info.RemoteAddr)).Int("glitches", c.glitches).
 		Int("http2_glitches", c.srv.opts.MaxGlitches).Str("last", why).Uint32("last_stream", c.maxID).
 		Msg("http2: connection closed with ENHANCE_YOUR_CALM: too many protocol glitches (server.http2_glitches)")

@@ -83,7 +83,7 @@ func (c *h2conn) startStreamLocked(id uint32, req H2Request, end bool) {
 		c.started = true
 		_ = c.nc.SetReadDeadline(time.Time{}) // no idle or read-header timeout while streams are open
 	}
-	c.srv.streamsTotal.Add(1)
+	c.srv.count.streams.Add(1)
 	if c.workers < c.maxStreams {
 		c.workers++
 		st.assigned = true
@@ -181,6 +181,7 @@ func (c *h2conn) closeStreamLocked(st *h2stream) {
 	wakeup(b.rwake)
 	if n := len(b.buf) - b.off; n > 0 {
 		c.creditConnLocked(int32(n))
+		b.eof, b.err = false, errH2StreamClosed // never a truncated body read as complete
 	}
 	b.buf, b.off = nil, 0
 	if c.open == 0 && !c.closing && !c.dead {

@@ -18,6 +18,8 @@ import (
 )
 
 const (
+	writerLinger = time.Second // an idle connection's writer goroutine ends after this
+
 	outFlush = 16 << 10  // a TLS record's worth: buffered DATA wakes the writer
 	outHigh  = 256 << 10 // DATA writers wait while this much is buffered
 	outMax   = 1 << 20   // control frames past this (a client not reading): close
@@ -30,7 +32,8 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b
 // appendFrame queues one frame.
 func (c *h2conn) appendFrame(typ http2.FrameType, flags http2.Flags, id uint32, payload []byte) {
 	if c.out == nil {
-		c.out = (*outPool.Get().(*[]byte))[:0]
+		c.outBox = outPool.Get().(*[]byte)
+		c.out = (*c.outBox)[:0]
 	}
 	n := len(payload)
 	c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(typ), byte(flags),
@@ -79,12 +82,19 @@ func (c *h2conn) appendGoAway(last uint32, code http2.ErrCode) {
 }
 
 // signalLocked wakes the writer, unless it is writing (it will find the
-// new frames when its write returns) or already woken.
+// new frames when its write returns) or already woken. An idle
+// connection has no writer goroutine: this starts one.
 func (c *h2conn) signalLocked() {
-	if c.writing || c.signaled {
+	if c.writing || c.signaled || c.dead {
 		return
 	}
 	c.signaled = true
+	if !c.writerOn {
+		c.writerOn = true
+		c.writerWG.Add(1)
+		go c.writeLoop()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -102,68 +112,100 @@ func (c *h2conn) wakeWaitersLocked() {
 	c.waiters = c.waiters[:0]
 }
 
-// writeLoop is the connection's writer goroutine.
+// writeLoop is the connection's writer goroutine. It ends once the
+// connection has had no open stream and nothing to write for
+// writerLinger, so that an idle connection costs one goroutine (its
+// reader), not two; signalLocked starts it again.
 func (c *h2conn) writeLoop() {
-	defer close(c.writerDone)
-	closedWrite := false
+	defer c.writerWG.Done()
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
-		<-c.wake
 		runtime.Gosched() // let ready workers add their frames to this write
 		c.mu.Lock()
 		c.signaled = false
-		for len(c.out) > 0 && !c.dead {
-			buf := c.out
-			c.out, c.spare = c.spare, nil
-			if c.out != nil {
-				c.out = c.out[:0]
-			}
-			c.outGen++
-			c.writing = true
-			c.mu.Unlock()
-			if d := c.srv.opts.SendTimeout; d > 0 {
-				_ = c.nc.SetWriteDeadline(time.Now().Add(d))
-			}
-			_, err := c.nc.Write(buf)
-			c.mu.Lock()
-			c.writing = false
-			if cap(buf) <= outKeep {
-				c.spare = buf[:0]
-			}
-			c.wakeWaitersLocked()
-			if err != nil && !c.dead {
-				c.srv.opts.Logger.Debug().Err(err).Str("client", remoteString(c.info.RemoteAddr)).
-					Msg("http2: writing to the client failed: closing the connection")
-				c.dead = true
-				c.nc.Close() // the reader returns and tears the connection down
-			}
-		}
-		if c.closing && !closedWrite && !c.dead {
-			closedWrite = true
+		c.flushLocked()
+		if c.closing && !c.closedWrite && !c.dead {
+			c.closedWrite = true
 			closeWrite(c.nc)
 		}
-		if c.open == 0 || c.dead {
-			c.releaseBuffersLocked()
-		}
-		dead := c.dead
-		c.mu.Unlock()
-		if dead {
+		if c.dead || c.closedWrite && len(c.out) == 0 && !c.signaled {
+			c.stopWriterLocked()
 			return
+		}
+		idle := len(c.out) == 0 && !c.signaled && c.open == 0 && !c.closing
+		c.mu.Unlock()
+		if !idle {
+			<-c.wake
+			continue
+		}
+		if linger == nil {
+			linger = time.NewTimer(writerLinger)
+		} else {
+			linger.Reset(writerLinger)
+		}
+		select {
+		case <-c.wake:
+			linger.Stop()
+			continue
+		case <-linger.C:
+		}
+		c.mu.Lock()
+		if len(c.out) == 0 && !c.signaled && c.open == 0 && !c.closing {
+			c.stopWriterLocked()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// flushLocked writes what is queued, one write call per batch; the lock
+// is released while writing.
+func (c *h2conn) flushLocked() {
+	for len(c.out) > 0 && !c.dead {
+		buf, box := c.out, c.outBox
+		c.out, c.outBox, c.spare, c.spareBox = c.spare, c.spareBox, nil, nil
+		c.outGen++
+		c.writing = true
+		c.mu.Unlock()
+		if d := c.srv.opts.SendTimeout; d > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+		}
+		_, err := c.nc.Write(buf)
+		c.mu.Lock()
+		c.writing = false
+		if cap(buf) <= outKeep {
+			c.spare, c.spareBox = buf[:0], box
+		}
+		c.wakeWaitersLocked()
+		if err != nil && !c.dead {
+			c.srv.opts.Logger.Debug().Err(err).Str("client", remoteString(c.info.RemoteAddr)).
+				Msg("http2: writing to the client failed: closing the connection")
+			c.dead = true
+			c.nc.Close() // the reader returns and tears the connection down
 		}
 	}
 }
 
-// releaseBuffersLocked returns the write buffers to the pool while the
-// connection is idle.
-func (c *h2conn) releaseBuffersLocked() {
-	for _, b := range []*[]byte{&c.out, &c.spare} {
-		if *b != nil && len(*b) == 0 {
-			if cap(*b) <= outKeep {
-				buf := (*b)[:0]
-				outPool.Put(&buf)
-			}
-			*b = nil
+// stopWriterLocked ends the writer goroutine (the caller returns next),
+// giving the write buffers back to the pool, and unlocks.
+func (c *h2conn) stopWriterLocked() {
+	for _, b := range []struct {
+		buf *[]byte
+		box **[]byte
+	}{{&c.out, &c.outBox}, {&c.spare, &c.spareBox}} {
+		if *b.box != nil && len(*b.buf) == 0 && cap(*b.buf) <= outKeep {
+			**b.box = (*b.buf)[:0]
+			outPool.Put(*b.box)
+			*b.buf, *b.box = nil, nil
 		}
 	}
+	c.writerOn = false
+	c.mu.Unlock()
 }
 
 // closeWrite closes the write side of c (a TLS close_notify, then a TCP

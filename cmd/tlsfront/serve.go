@@ -142,6 +142,8 @@ func serve(path string, stderr io.Writer) int {
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		WriteByteTimeout:  cfg.Proxy.SendTimeout.Duration,
 		Logger:            d.logger,
+
+		MaxConcurrentStreams: cfg.Server.MaxConcurrentStreams,
 	}
 	d.httpsSrv = proxy.NewServer(&d.https, srvOpts)
 	d.httpsSrv.ErrorLog = log.New(d.metrics.HandshakeErrorLog(d.httpsSrv.ErrorLog.Writer()), "", 0)
