@@ -195,8 +195,9 @@ type H2Server struct {
 	conns    map[*h2conn]struct{}
 	draining bool
 
-	count *H2Counters
-	open  atomic.Int64
+	count   *H2Counters
+	open    atomic.Int64
+	workers *h2workers
 }
 
 // NewH2Server returns a server handing requests to h.
@@ -222,7 +223,7 @@ func NewH2Server(h H2Handler, o H2Options) *H2Server {
 		o.ConnWindow = 1 << 20
 	}
 	o.ConnWindow = max(o.ConnWindow, o.StreamWindow, initialWindow)
-	s := &H2Server{h: h, opts: o, conns: map[*h2conn]struct{}{}, count: o.Counters}
+	s := &H2Server{h: h, opts: o, conns: map[*h2conn]struct{}{}, count: o.Counters, workers: newH2Workers()}
 	if s.count == nil {
 		s.count = new(H2Counters)
 	}
@@ -273,6 +274,7 @@ func (s *H2Server) Shutdown(ctx context.Context) error {
 		n := len(s.conns)
 		s.mu.Unlock()
 		if n == 0 {
+			s.workers.stop()
 			return nil
 		}
 		select {
@@ -284,7 +286,8 @@ func (s *H2Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes every connection at once.
+// Close closes every connection at once. Handlers still running see their
+// requests' contexts done.
 func (s *H2Server) Close() {
 	s.mu.Lock()
 	s.draining = true
@@ -292,6 +295,7 @@ func (s *H2Server) Close() {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
+	s.workers.stop()
 }
 
 // H2Stats are the server's counters and settings.

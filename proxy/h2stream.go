@@ -87,7 +87,7 @@ func (c *h2conn) startStreamLocked(id uint32, req H2Request, end bool) {
 	if c.workers < c.maxStreams {
 		c.workers++
 		st.assigned = true
-		go c.work(st)
+		c.srv.workers.start(st)
 		return
 	}
 	// Every worker is busy although at most maxStreams streams are open:
@@ -100,7 +100,8 @@ func (c *h2conn) startStreamLocked(id uint32, req H2Request, end bool) {
 	}
 }
 
-// work runs the handler for st, then for queued streams. A stream closed
+// work runs the handler for st, then for queued streams, on a worker
+// (h2workers) holding one of the connection's worker slots. A stream closed
 // before its handler started (reset by the client) gave its worker slot
 // back when it closed: its goroutine just ends, and the backend never sees
 // the request.
@@ -168,7 +169,7 @@ func (c *h2conn) closeStreamLocked(st *h2stream) {
 	if st.assigned && !st.running { // its worker has not started it: take the slot back
 		st.assigned = false
 		if next := c.dequeueLocked(); next != nil {
-			go c.work(next)
+			c.srv.workers.start(next)
 		} else {
 			c.workers--
 		}
