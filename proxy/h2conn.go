@@ -124,8 +124,11 @@ func (c *h2conn) refuseDraining() {
 	c.goAwayLocked(http2.ErrCodeNo, 0)
 	buf := c.out
 	c.mu.Unlock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(lingerTime))
-	_, _ = c.nc.Write(buf)
+	_ = c.nc.SetDeadline(time.Now().Add(lingerTime))
+	if _, err := c.nc.Write(buf); err == nil {
+		closeWrite(c.nc)
+		c.linger() // unread bytes at close would make a reset that can overtake our GOAWAY
+	}
 	c.nc.Close()
 }
 
@@ -198,7 +201,11 @@ func (c *h2conn) fail(err error) bool {
 		c.mu.Unlock()
 		return true
 	case errors.As(err, &ce):
-		c.fatal(http2.ErrCode(ce), "connection error")
+		why := "connection error"
+		if d := c.fr.ErrorDetail(); d != nil {
+			why = d.Error()
+		}
+		c.fatal(http2.ErrCode(ce), why)
 		return true
 	case errors.Is(err, http2.ErrFrameTooLarge):
 		c.fatal(http2.ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")

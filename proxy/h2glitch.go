@@ -68,6 +68,6 @@ func (c *h2conn) closeForGlitchesLocked(why string) {
 	c.srv.count.glitchCloses.Add(1)
 	c.srv.opts.Logger.Warn().Str("client", remoteString(c.info.RemoteAddr)).Int("glitches", c.glitches).
 		Int("http2_glitches", c.srv.opts.MaxGlitches).Str("last", why).Uint32("last_stream", c.maxID).
-		Msg("http2: connection closed with ENHANCE_YOUR_CALM: too many protocol glitches (server.http2_glitches)")
+		Msg("http2: abusive client: connection closed with GOAWAY ENHANCE_YOUR_CALM (server.http2_glitches)")
 	c.fatalLocked(http2.ErrCodeEnhanceYourCalm, why)
 }
