@@ -136,6 +136,9 @@ func TestH2MaxConcurrentStreams(t *testing.T) {
 			refused++
 		}
 	}
+	for deadline := time.Now().Add(10 * time.Second); h.running.Load() < 128 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	close(h.release)
 	ended := map[uint32]bool{}
 	for len(ended) < 128 { // in any order

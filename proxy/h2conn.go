@@ -120,6 +120,7 @@ func (c *h2conn) newFramer() {
 // down: SETTINGS and GOAWAY (NO_ERROR, last stream 0), then close.
 func (c *h2conn) refuseDraining() {
 	c.mu.Lock()
+	c.dead = true // no writer goroutine: the frames are written here
 	c.appendSettings()
 	c.goAwayLocked(http2.ErrCodeNo, 0)
 	buf := c.out
