@@ -34,7 +34,7 @@ func h2Backend(t testing.TB) *httptest.Server {
 }
 
 func TestH2Requests(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	client := hs.client()
 	defer client.CloseIdleConnections()

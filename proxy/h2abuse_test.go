@@ -53,7 +53,7 @@ func checkCalm(t *testing.T, r *rawH2, hs *h2Harness, logs *logBuffer) {
 // over. Issue 13 saw 2,000 pairs put 268 requests on the backend and the
 // connection stay open.
 func TestH2RapidReset(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := newCountingHandler()
 	hs, logs := abuseServer(t, h, H2Options{MaxGlitches: 1000})
 	r := dialRaw(t, hs)
@@ -89,7 +89,7 @@ func TestH2RapidReset(t *testing.T) {
 // on cancellation (a backend call that cannot be interrupted): once every
 // worker is busy, the streams queued for one are bounded.
 func TestH2ResetFasterThanHandlers(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	release, started := make(chan struct{}), make(chan struct{}, 100)
 	stubborn := H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
 		started <- struct{}{}
@@ -119,7 +119,7 @@ func TestH2ResetFasterThanHandlers(t *testing.T) {
 // TestH2MaxConcurrentStreams opens more streams of a slow URL than allowed:
 // the extra ones are refused, the handler never runs more than the limit.
 func TestH2MaxConcurrentStreams(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := newCountingHandler()
 	hs, _ := abuseServer(t, h, H2Options{MaxConcurrentStreams: 128})
 	r := dialRaw(t, hs)
@@ -167,7 +167,7 @@ func TestH2ContinuationFlood(t *testing.T) {
 		{"1 KiB", make([]byte, 1024)}, // zero bytes: indexed field 0, but never decoded past the limit
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			verifyNoLeaks(t)
+			verifyNoLeaksH2(t)
 			hs, logs := abuseServer(t, newCountingHandler(), H2Options{})
 			r := dialRaw(t, hs)
 			var before runtime.MemStats
@@ -199,7 +199,7 @@ func TestH2ContinuationFlood(t *testing.T) {
 // 16 KB header block (64 MB decoded): the request gets 431 and the
 // connection stays usable.
 func TestH2HPACKBomb(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs, _ := abuseServer(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	r := dialRaw(t, hs)
 	r.headers(1, true, r.get("/", "x-big", strings.Repeat("b", 4000))) // enters the table as index 62
@@ -230,7 +230,7 @@ func TestH2HPACKBomb(t *testing.T) {
 // TestH2OversizedHeaders: a header list over the limit gets 431; a block
 // over twice the limit, or one string over it, closes the connection.
 func TestH2OversizedHeaders(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs, logs := abuseServer(t, newTransportHandler(t, h2Backend(t).URL), H2Options{MaxHeaderBytes: 16 << 10})
 	r := dialRaw(t, hs)
 
@@ -287,7 +287,7 @@ func TestH2ControlFloods(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			verifyNoLeaks(t)
+			verifyNoLeaksH2(t)
 			h := newCountingHandler()
 			defer close(h.release)
 			hs, logs := abuseServer(t, h, H2Options{})
@@ -310,7 +310,7 @@ func TestH2ControlFloods(t *testing.T) {
 // TestH2StreamIDExhaustion uses the last stream ID at once: served, then a
 // lower ID is a connection error, and no state was kept per skipped ID.
 func TestH2StreamIDExhaustion(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs, _ := abuseServer(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	r := dialRaw(t, hs)
 	r.headers(1<<31-1, true, r.get("/last"))
@@ -329,7 +329,7 @@ func TestH2StreamIDExhaustion(t *testing.T) {
 // gets the connection closed. Either way the handler's write fails, so
 // the backend request ends.
 func TestH2SlowRead(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	writeErr := make(chan error, 4)
 	big := H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
 		_ = w.WriteHead(200, nil, false)
@@ -372,7 +372,7 @@ func TestH2SlowRead(t *testing.T) {
 // read times out (the handler answers 408), then the idle connection is
 // closed with GOAWAY.
 func TestH2IdleStreams(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	reader := H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
 		if _, err := io.ReadAll(r.Body); errors.Is(err, ErrH2BodyTimeout) {
 			h2ErrorPage(w, 408, "The request body did not arrive in time.")

@@ -13,7 +13,7 @@ import (
 )
 
 func TestH2Shutdown(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := newCountingHandler()
 	hs := startH2(t, h, H2Options{})
 	r := dialRaw(t, hs)
@@ -63,7 +63,7 @@ func TestH2Shutdown(t *testing.T) {
 // TestH2ShutdownDeadline: streams that do not finish in time are cut when
 // the context ends.
 func TestH2ShutdownDeadline(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := newCountingHandler()
 	hs := startH2(t, h, H2Options{})
 	r := dialRaw(t, hs)
@@ -82,7 +82,7 @@ func TestH2ShutdownDeadline(t *testing.T) {
 // TestH2ReadHeaderTimeout: a connection that sends no request within
 // read_header_timeout gets GOAWAY and is closed.
 func TestH2ReadHeaderTimeout(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newCountingHandler(), H2Options{ReadHeaderTimeout: 200 * time.Millisecond})
 	r := dialRaw(t, hs)
 	if code := r.goAway(nil); code != http2.ErrCodeNo {
@@ -94,7 +94,7 @@ func TestH2ReadHeaderTimeout(t *testing.T) {
 // TestH2IdleTimeout: a connection whose streams are done closes after
 // idle_timeout, PINGs notwithstanding.
 func TestH2IdleTimeout(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{IdleTimeout: 300 * time.Millisecond})
 	r := dialRaw(t, hs)
 	r.headers(1, true, r.get("/"))

@@ -20,7 +20,7 @@ import (
 
 func TestH2Curl(t *testing.T) {
 	curl := itest.RequireTool(t, "curl")
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	dir := t.TempDir()
 	run := func(args ...string) string {
@@ -63,7 +63,7 @@ var nghttpStat = regexp.MustCompile(`(?m)^\s*\d+\s+\+\S+\s+\+\S+\s+\S+\s+200\s`)
 
 func TestH2Nghttp(t *testing.T) {
 	nghttp := itest.RequireTool(t, "nghttp")
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	_, port, _ := net.SplitHostPort(hs.addr)
 	url := "https://127.0.0.1:" + port

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,4 +201,32 @@ func (h *countingHandler) ServeH2(w H2ResponseWriter, r *H2Request) {
 	_ = w.WriteHead(200, []H2Field{{"content-length", "2"}}, false)
 	_, _ = w.Write([]byte("ok"))
 	_ = w.End(nil)
+}
+
+// verifyNoLeaksH2 checks, after every other clean-up of the test, that no
+// goroutine it started is left and that no file descriptor stayed open
+// (Linux: /proc/self/fd).
+func verifyNoLeaksH2(t *testing.T) {
+	t.Helper()
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			return -1
+		}
+		return len(ents)
+	}
+	before := fds()
+	t.Cleanup(func() {
+		if before < 0 {
+			return
+		}
+		n := fds()
+		for deadline := time.Now().Add(5 * time.Second); n > before && time.Now().Before(deadline); n = fds() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > before {
+			t.Errorf("%d file descriptors open after the test, %d before", n, before)
+		}
+	})
+	verifyNoLeaks(t)
 }

@@ -41,7 +41,7 @@ func (h *recordingHandler) ServeH2(w H2ResponseWriter, r *H2Request) {
 }
 
 func TestH2RequestRules(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := &recordingHandler{got: make(chan recorded, 1)}
 	hs := startH2(t, h, H2Options{})
 	base := []string{":method", "GET", ":scheme", "https", ":authority", "a.test", ":path", "/"}
@@ -161,7 +161,7 @@ func itoa3(n int) string {
 // joined, host and te left out, the body and its trailers, content-length
 // checked against DATA.
 func TestH2RequestParsed(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := &recordingHandler{got: make(chan recorded, 1)}
 	hs := startH2(t, h, H2Options{})
 	r := dialRaw(t, hs)
@@ -213,7 +213,7 @@ func TestH2RequestParsed(t *testing.T) {
 // TestH2ResponseShapes: trailers, HEAD, 204, 100-continue, a handler that
 // returns without a response, one that panics.
 func TestH2ResponseShapes(t *testing.T) {
-	verifyNoLeaks(t)
+	verifyNoLeaksH2(t)
 	h := H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
 		switch r.Path {
 		case "/trailers":

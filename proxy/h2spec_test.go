@@ -24,6 +24,7 @@ var h2specSummary = regexp.MustCompile(`(?m)^(\d+) tests, (\d+) passed, (\d+) sk
 // fail. (Go's own server fails 4 of them, nginx 1.22 fails 25.)
 func TestH2Spec(t *testing.T) {
 	bin := h2specPath(t)
+	verifyNoLeaksH2(t)
 	hs := startH2(t, newTransportHandler(t, h2Backend(t).URL), H2Options{})
 	_, port, _ := net.SplitHostPort(hs.addr)
 	out, err := exec.Command(bin, "-h", "127.0.0.1", "-p", port, "-t", "-k", "-o", "5", "-S").CombinedOutput()
