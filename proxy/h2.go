@@ -137,9 +137,10 @@ type H2Options struct {
 	// IdleTimeout closes a connection without open streams after this
 	// long; zero means 120s.
 	IdleTimeout time.Duration
-	// SendTimeout bounds each wait for the client: a socket write making no
-	// progress closes the connection, a stream waiting this long for flow
-	// control window is reset. Zero means no limit.
+	// SendTimeout (proxy.send_timeout) bounds each wait for the client: a
+	// client that takes less than 64 KiB from the socket in this time loses
+	// the connection, a stream waiting this long for flow-control window is
+	// reset (INTERNAL_ERROR). Zero means no limit.
 	SendTimeout time.Duration
 	// BodyTimeout is the longest a request body read waits for DATA;
 	// the read then fails with ErrH2BodyTimeout. Zero means no limit.

@@ -24,6 +24,8 @@ const (
 	outHigh  = 256 << 10 // DATA writers wait while this much is buffered
 	outMax   = 1 << 20   // control frames past this (a client not reading): close
 	outKeep  = 64 << 10  // buffers larger than this are not kept for reuse
+
+	writeChunk = 64 << 10 // each this much must reach the client within the send timeout
 )
 
 // outPool holds write buffers while connections are idle.
@@ -172,10 +174,7 @@ func (c *h2conn) flushLocked() {
 		c.outGen++
 		c.writing = true
 		c.mu.Unlock()
-		if d := c.srv.opts.SendTimeout; d > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(d))
-		}
-		_, err := c.nc.Write(buf)
+		err := c.write(buf)
 		c.mu.Lock()
 		c.writing = false
 		if cap(buf) <= outKeep {
@@ -189,6 +188,27 @@ func (c *h2conn) flushLocked() {
 			c.nc.Close() // the reader returns and tears the connection down
 		}
 	}
+}
+
+// write writes buf to the client. With a send timeout, each 64 KiB must
+// go within it: a client reading slowly keeps its connection, one that
+// stopped reading loses it (a write deadline cannot be extended: crypto/tls
+// fails for good once one passes).
+func (c *h2conn) write(buf []byte) error {
+	d := c.srv.opts.SendTimeout
+	if d <= 0 {
+		_, err := c.nc.Write(buf)
+		return err
+	}
+	for len(buf) > 0 {
+		n := min(len(buf), writeChunk)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+		if _, err := c.nc.Write(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
 }
 
 // stopWriterLocked ends the writer goroutine (the caller returns next),
