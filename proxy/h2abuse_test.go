@@ -402,3 +402,47 @@ func TestH2IdleStreams(t *testing.T) {
 	}
 	r.closed()
 }
+
+// TestH2EventStreamNoGlitches: a client returning window for each small
+// DATA frame of a long event stream (as some do) is no abuser: 2000 events
+// later its connection is open and counted nothing.
+func TestH2EventStreamNoGlitches(t *testing.T) {
+	verifyNoLeaksH2(t)
+	events := H2HandlerFunc(func(w H2ResponseWriter, r *H2Request) {
+		_ = w.WriteHead(200, []H2Field{{"content-type", "text/event-stream"}}, false)
+		for i := 0; i < 2000; i++ {
+			if _, err := w.Write([]byte("data: tick\n\n")); err != nil {
+				return
+			}
+			_ = w.Flush()
+		}
+		_ = w.End(nil)
+	})
+	hs, _ := abuseServer(t, events, H2Options{})
+	r := dialRaw(t, hs)
+	r.headers(1, true, r.get("/events"))
+	for n := 0; ; {
+		f := r.read()
+		if d, ok := f.(*http2.DataFrame); ok {
+			if l := uint32(len(d.Data())); l > 0 {
+				r.write(func() error {
+					_ = r.fr.WriteWindowUpdate(1, l)
+					return r.fr.WriteWindowUpdate(0, l)
+				})
+			}
+			n += len(d.Data())
+			if d.StreamEnded() {
+				if n != 2000*12 {
+					t.Fatalf("%d bytes of events", n)
+				}
+				break
+			}
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			t.Fatalf("GOAWAY %v", g.ErrCode)
+		}
+	}
+	if g := hs.srv.Stats().Glitches; g != 0 {
+		t.Errorf("%d glitches for a well-behaved event stream", g)
+	}
+}

@@ -43,11 +43,11 @@ type h2conn struct {
 
 	mu      sync.Mutex
 	streams map[uint32]*h2stream
-	maxID   uint32 // highest stream ID the client used
-	open    int    // open streams (RFC 9113 §5.1.2)
-	workers int    // handler goroutines running
-	queue   []*h2stream
-	started bool // a first request arrived: read_header_timeout is over
+	maxID   uint32      // highest stream ID the client used
+	open    int         // open streams (RFC 9113 §5.1.2)
+	workers int         // worker slots taken: handlers running or about to (at most maxStreams)
+	queue   []*h2stream // streams waiting for a worker slot
+	started bool        // a first request arrived: read_header_timeout is over
 
 	sendWindow int64 // connection-level window for our DATA
 	peerWindow int32 // the client's SETTINGS_INITIAL_WINDOW_SIZE
@@ -76,10 +76,12 @@ type h2conn struct {
 	dead         bool // the socket is closed or failed
 
 	glitches   int
-	lastGlitch string
 	ctrl       int        // PING, SETTINGS, PRIORITY, unknown frames since the last new stream
+	unreturned int64      // DATA bytes sent that the client has not returned by WINDOW_UPDATE
 	resets     [32]uint32 // streams we reset lately, whose DATA in flight is dropped quietly
 	resetsN    int
+	owed       [16]owed // closed streams whose DATA the client may still return window for
+	owedN      int
 }
 
 func newH2Conn(s *H2Server, nc net.Conn) *h2conn {
@@ -415,12 +417,8 @@ func (c *h2conn) onPing(f *http2.PingFrame) error {
 func (c *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f.Increment < 1024 {
-		// A legitimate client returns window in large steps (a half window
-		// at a time); tiny steps make us send tiny DATA frames.
-		c.glitchLocked(1, "tiny WINDOW_UPDATE")
-	}
 	if f.StreamID == 0 {
+		c.windowUpdateLocked(f.Increment, c.sendWindow, &c.unreturned)
 		if c.sendWindow+int64(f.Increment) > maxWindow {
 			return http2.ConnectionError(http2.ErrCodeFlowControl)
 		}
@@ -433,9 +431,14 @@ func (c *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		if f.StreamID > c.maxID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
 		}
-		c.ctrlFrameLocked("WINDOW_UPDATE flood on closed streams")
-		return nil // closed: allowed (RFC 9113 §6.9)
+		// Allowed on a closed stream (RFC 9113 §6.9): a client returning
+		// what the stream's last DATA frames took is normal, more is not.
+		if !c.owedLocked(f.StreamID, f.Increment) {
+			c.ctrlFrameLocked("WINDOW_UPDATE flood on closed streams")
+		}
+		return nil
 	}
+	c.windowUpdateLocked(f.Increment, st.sendWindow, &st.unreturned)
 	if st.sendWindow+int64(f.Increment) > maxWindow {
 		c.resetLocked(st, http2.ErrCodeFlowControl)
 		return nil
@@ -505,6 +508,32 @@ func (c *h2conn) resetLocked(st *h2stream, code http2.ErrCode) {
 func (c *h2conn) noteResetLocked(id uint32) {
 	c.resets[c.resetsN%len(c.resets)] = id
 	c.resetsN++
+}
+
+// owed is window a client may still return for a closed stream.
+type owed struct {
+	id    uint32
+	bytes int64
+}
+
+// noteOwedLocked remembers what a closing stream's client may return.
+func (c *h2conn) noteOwedLocked(st *h2stream) {
+	if st.unreturned > 0 {
+		c.owed[c.owedN%len(c.owed)] = owed{st.id, st.unreturned}
+		c.owedN++
+	}
+}
+
+// owedLocked reports whether inc returns window owed for closed stream id,
+// and deducts it.
+func (c *h2conn) owedLocked(id, inc uint32) bool {
+	for i := range c.owed {
+		if o := &c.owed[i]; o.id == id && int64(inc) <= o.bytes {
+			o.bytes -= int64(inc)
+			return true
+		}
+	}
+	return false
 }
 
 func (c *h2conn) resetLately(id uint32) bool {

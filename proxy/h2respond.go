@@ -78,6 +78,8 @@ func (st *h2stream) Write(p []byte) (int, error) {
 		n := int(min(room, int64(len(p))))
 		st.sendWindow -= int64(n)
 		c.sendWindow -= int64(n)
+		st.unreturned += int64(n)
+		c.unreturned += int64(n)
 		for chunk := p[:n]; len(chunk) > 0; {
 			m := min(len(chunk), c.peerFrame)
 			st.lastData, st.lastGen = len(c.out), c.outGen

@@ -29,6 +29,7 @@ type h2stream struct {
 	noBody     bool // the response has no body (HEAD, 204, 304)
 	sent100    bool // 100 Continue was queued
 	sendWindow int64
+	unreturned int64  // DATA bytes sent that the client has not returned by WINDOW_UPDATE
 	recvAvail  int32  // window the client may still use on this stream
 	unsent     int32  // consumed by the handler, not yet returned by WINDOW_UPDATE
 	lastData   int    // offset in c.out of the stream's last DATA frame, if lastGen is c.outGen
@@ -166,6 +167,7 @@ func (c *h2conn) closeStreamLocked(st *h2stream) {
 	st.closed = true
 	delete(c.streams, st.id)
 	c.open--
+	c.noteOwedLocked(st)
 	if st.assigned && !st.running { // its worker has not started it: take the slot back
 		st.assigned = false
 		if next := c.dequeueLocked(); next != nil {

@@ -228,8 +228,9 @@ func (c *h2conn) stopWriterLocked() {
 	c.mu.Unlock()
 }
 
-// closeWrite closes the write side of c (a TLS close_notify, then a TCP
-// half-close), so that the client reads everything sent before.
+// closeWrite closes the write side of c (on TLS a close_notify alert, on a
+// plain connection a TCP half-close), so that the client reads everything
+// sent before and then the end.
 func closeWrite(c interface{ Close() error }) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
