@@ -146,7 +146,7 @@ func BenchmarkH2Request(b *testing.B) {
 // a child process that serves only (TestH2MemServe), so the clients'
 // memory does not count.
 func BenchmarkH2IdleConn(b *testing.B) {
-	const conns = 200
+	const conns = 1000
 	for _, kind := range []string{"tlsfront", "go"} {
 		b.Run(kind, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

@@ -160,7 +160,8 @@ func startH2(t testing.TB, h H2Handler, o H2Options) *h2Harness {
 					return
 				}
 				_ = tc.SetDeadline(time.Time{})
-				hs.srv.ServeConn(tc)
+				hs.wg.Add(1)
+				go func() { defer hs.wg.Done(); hs.srv.ServeConn(tc) }() // a fresh stack, not the handshake's
 			}()
 		}
 	}()
