@@ -126,6 +126,8 @@ type Site struct {
 	Certs   []Cert      `toml:"cert"`
 	ACME    bool        `toml:"acme"` // certificates from [acme] instead of [[site.cert]]
 	Headers SiteHeaders `toml:"headers"`
+
+	ClientAuth ClientAuth `toml:"client_auth"` // client certificates and mod_ssl's SSL_* variables (clientauth.go)
 }
 
 // Cert is one certificate chain and its key. Paths are resolved against the
