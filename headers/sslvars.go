@@ -121,29 +121,32 @@ func SSLHeaderName(name string) string {
 }
 
 // SetSSLHeaders sets one header per variable on h, the request to the
-// backend. Values holding line breaks (the PEM certificates) have every
-// CR, LF and "%" percent-encoded, so they fit in one header line and
-// Apache's unescape (mod_rewrite's int:unescape, ap_expr's unescape())
-// restores them byte for byte. Header names are case-insensitive: the
-// canonical form (X-Ssl-Client-S-Dn) is what goes on the wire.
+// backend. Values are sent as they are, except that control characters
+// (the PEM certificates' line breaks), spaces and tabs at either end
+// (which HTTP strips) and "%" are percent-encoded, so that Apache's
+// unescape (mod_rewrite's int:unescape, which the snippet applies to every
+// variable) gives each value back byte for byte. Header names are
+// case-insensitive: the canonical form (X-Ssl-Client-S-Dn) goes on the wire.
 func SetSSLHeaders(h http.Header, vars []SSLVar) {
 	for _, v := range vars {
 		h[http.CanonicalHeaderKey(SSLHeaderName(v.Name))] = []string{headerSafe(v.Value)}
 	}
 }
 
-// headerSafe percent-encodes the bytes a header value cannot hold (control
-// characters) and "%" when there are any, so that unescaping gives the
-// value back. Values without control characters are returned as they are.
+// headerSafe percent-encodes what a header value cannot hold and what
+// unescaping would change: control characters, spaces and tabs at either
+// end, and "%". Values needing none of it are returned as they are.
 func headerSafe(v string) string {
-	if !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !needsEscape(v) {
 		return v
 	}
 	var b strings.Builder
 	b.Grow(len(v) + len(v)/16)
+	lead := len(v) - len(strings.TrimLeft(v, " \t"))
+	trail := len(strings.TrimRight(v, " \t"))
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c < 0x20 || c == 0x7f || c == '%' {
+		if c < 0x20 || c == 0x7f || c == '%' || i < lead || i >= trail {
 			b.WriteByte('%')
 			b.WriteByte(hexUpper[c>>4])
 			b.WriteByte(hexUpper[c&15])
@@ -152,6 +155,19 @@ func headerSafe(v string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// needsEscape reports whether v holds a control character, starts or ends
+// with a space or tab, or holds "%" (which unescape could read as an
+// escape).
+func needsEscape(v string) bool {
+	if v == "" {
+		return false
+	}
+	if first, last := v[0], v[len(v)-1]; first == ' ' || first == '\t' || last == ' ' || last == '\t' {
+		return true
+	}
+	return strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '%' })
 }
 
 // RemoveSSLHeaders removes from h, a client's request, every header

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"flag"
 	"math/big"
 	"net/http"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"tlsfront/internal/itest"
 	"tlsfront/tlsconf"
 )
+
+var update = flag.Bool("update", false, "rewrite docs/apache-ssl-variables.conf")
 
 func selfSigned(t *testing.T, key crypto.Signer, tmpl *x509.Certificate) *x509.Certificate {
 	t.Helper()
@@ -242,13 +245,42 @@ func TestRemoveSSLHeaders(t *testing.T) {
 func TestHeaderSafe(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"plain 100%":      "plain 100%",
+		"plain":           "plain",
+		"100% Corp":       "100%25 Corp",
 		"a\nb%c\r":        "a%0Ab%25c%0D",
 		"tab\there\x7f":   "tab%09here%7F",
 		"Müller, \\ etc.": "Müller, \\ etc.",
+		" Team #2 ":       "%20Team #2%20",
+		"\t x y  ":        "%09%20x y%20%20",
+		"":                "",
 	} {
 		if got := headerSafe(in); got != want {
 			t.Errorf("headerSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestApacheSnippetFile keeps docs/apache-ssl-variables.conf equal to
+// ApacheSnippet (go test ./headers -run ApacheSnippetFile -update rewrites
+// it), and checks the snippet maps every exported variable's header.
+func TestApacheSnippetFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "docs", "apache-ssl-variables.conf")
+	if *update {
+		if err := os.WriteFile(path, []byte(ApacheSnippet()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != ApacheSnippet() {
+		t.Errorf("%s differs from headers.ApacheSnippet(); run go test ./headers -run ApacheSnippetFile -update", path)
+	}
+	for _, v := range SnippetVars() {
+		if !strings.Contains(string(got), SSLHeaderName(v)+"}") && !strings.Contains(string(got), SSLHeaderName(v)+" ") {
+			t.Errorf("the snippet does not read %s", SSLHeaderName(v))
 		}
 	}
 }
