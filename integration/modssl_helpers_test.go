@@ -188,6 +188,7 @@ func startModSSL(t *testing.T, p *refPKI, m refMode) *itest.Apache {
 	// puts AES-256 first.
 	extra += "SSLCipherSuite TLSv1.3 TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\n"
 	extra += "SSLOptions +StdEnvVars +ExportCertData\n<Location /cgi-bin/legacy>\n  SSLOptions +LegacyDNStringFormat\n</Location>\n"
+	extra += "ErrorDocument 404 /cgi-bin/sslenv\n" // /missing: an internal redirect
 	ready := p.clients[0].cert()
 	return itest.StartApache(t, itest.ApacheOptions{
 		CGI:   true,
@@ -249,10 +250,18 @@ func (o outcome) String() string {
 // keeping HTTPS and SSL_*.
 func ask(t *testing.T, addr string, c refClient, vers uint16, path string) outcome {
 	t.Helper()
+	return askSNI(t, addr, "localhost", c, vers, path)
+}
+
+// askSNI is ask with another SNI. A path starting with /missing is
+// answered 404 through ErrorDocument (an internal redirect): its
+// REDIRECT_* variables are kept too.
+func askSNI(t *testing.T, addr, sni string, c refClient, vers uint16, path string) outcome {
+	t.Helper()
 	cert := c.cert()
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{
-			ServerName: "localhost", InsecureSkipVerify: true, MinVersion: vers, MaxVersion: vers,
+			ServerName: sni, InsecureSkipVerify: true, MinVersion: vers, MaxVersion: vers,
 			// Send the certificate whatever CAs the server names, like curl.
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 				if cert == nil {
@@ -277,28 +286,26 @@ func ask(t *testing.T, addr string, c refClient, vers uint16, path string) outco
 	if err != nil {
 		return outcome{err: err}
 	}
-	if resp.StatusCode != http.StatusOK {
+	want := http.StatusOK
+	if strings.HasPrefix(path, "/missing") {
+		want = http.StatusNotFound
+	}
+	if resp.StatusCode != want {
 		t.Fatalf("GET %s from %s: %s\n%s", path, addr, resp.Status, body)
 	}
-	return outcome{env: parseEnv(body, "")}
+	return outcome{env: parseEnv(body)}
 }
 
-// parseEnv splits `env -0` output and keeps HTTPS and SSL_* (with prefix
-// removed from the names first, e.g. "HTTP_X_" never, "REDIRECT_" when asked).
-func parseEnv(body []byte, prefix string) map[string]string {
+// parseEnv splits `env -0` output and keeps HTTPS and SSL_*, and their
+// REDIRECT_ copies after an internal redirect.
+func parseEnv(body []byte) map[string]string {
 	env := map[string]string{}
 	for _, kv := range bytes.Split(body, []byte{0}) {
 		k, v, ok := strings.Cut(string(kv), "=")
 		if !ok {
 			continue
 		}
-		if prefix != "" {
-			var had bool
-			if k, had = strings.CutPrefix(k, prefix); !had {
-				continue
-			}
-		}
-		if k == "HTTPS" || strings.HasPrefix(k, "SSL_") {
+		if b := strings.TrimPrefix(k, "REDIRECT_"); b == "HTTPS" || strings.HasPrefix(b, "SSL_") {
 			env[k] = v
 		}
 	}
@@ -319,6 +326,7 @@ var notExported = map[string]string{
 // (SSL_SERVER_*: Go's connection state does not say which of a site's
 // certificates was served).
 func comparable(k string) bool {
+	k = strings.TrimPrefix(k, "REDIRECT_")
 	_, skip := notExported[k]
 	return !skip && !strings.HasPrefix(k, "SSL_SERVER_")
 }
