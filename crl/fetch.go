@@ -61,6 +61,19 @@ type entry struct {
 
 func (e *entry) markFirst() { e.firstOnce.Do(func() { close(e.first) }) }
 
+// failureFor returns the last download error of e when its CRL is one
+// issuer signs, else "".
+func (e *entry) failureFor(issuer *x509.Certificate) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, is := range e.issuers {
+		if string(is.RawSubject) == string(issuer.RawSubject) && string(is.RawSubjectPublicKeyInfo) == string(issuer.RawSubjectPublicKeyInfo) {
+			return e.lastErr
+		}
+	}
+	return ""
+}
+
 // add registers url, whose CRL one of issuers signs, and returns its
 // entry (an existing one gains the issuers it lacks). It returns nil when
 // a learned URL would exceed Options.MaxURLs or the Set is closed.

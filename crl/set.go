@@ -198,6 +198,14 @@ func (s *Set) best(issuer *x509.Certificate) (*held, string) {
 	for _, e := range entries {
 		consider(e.held.Load())
 	}
+	if best == nil {
+		// Say why the distribution points of this issuer gave nothing.
+		for _, e := range entries {
+			if msg := e.failureFor(issuer); msg != "" {
+				why = e.url + ": " + msg
+			}
+		}
+	}
 	return best, why
 }
 
