@@ -39,20 +39,27 @@ type SSLVarsOptions struct {
 	Verify string
 	// Now is the time SSL_CLIENT_V_REMAIN counts from.
 	Now time.Time
+	// CertVars are ClientCertVars of the connection, computed once for
+	// it; nil computes them for this request.
+	CertVars []SSLVar
 }
 
 // SSLVars returns the variables mod_ssl sets for a request on a connection
-// in state cs, in mod_ssl's order. Not produced, because they describe
-// Apache's own software or cannot be known from Go's connection state:
-// SSL_VERSION_INTERFACE, SSL_VERSION_LIBRARY, SSL_SESSION_ID (Go resumes by
-// tickets: no session ID), SSL_SECURE_RENEG (Go never renegotiates and does
-// not report whether the client offered RFC 5746), SSL_SERVER_* (the
-// certificate tlsfront served is not in the connection state) and SRP.
+// in state cs. Not produced, because they describe Apache's own software or
+// cannot be known from Go's connection state: SSL_VERSION_INTERFACE,
+// SSL_VERSION_LIBRARY, SSL_SESSION_ID (Go resumes by tickets: no session
+// ID), SSL_SECURE_RENEG (Go never renegotiates and does not report whether
+// the client offered RFC 5746), SSL_SERVER_* (the certificate tlsfront
+// served is not in the connection state) and SRP.
 func SSLVars(cs *tls.ConnectionState, o SSLVarsOptions) []SSLVar {
 	if cs == nil {
 		return nil
 	}
-	vars := make([]SSLVar, 0, 48)
+	certVars := o.CertVars
+	if certVars == nil {
+		certVars = ClientCertVars(cs.PeerCertificates, o.LegacyDN)
+	}
+	vars := make([]SSLVar, 0, 12+len(certVars))
 	add := func(name, value string) {
 		if value != "" {
 			vars = append(vars, SSLVar{Name: name, Value: value})
@@ -60,16 +67,6 @@ func SSLVars(cs *tls.ConnectionState, o SSLVarsOptions) []SSLVar {
 	}
 	add("HTTPS", "on")
 	add("SSL_TLS_SNI", cs.ServerName)
-	var leaf *x509.Certificate
-	var subject, issuer []attribute
-	if len(cs.PeerCertificates) > 0 {
-		leaf = cs.PeerCertificates[0]
-		subject, _ = parseName(leaf.RawSubject)
-		issuer, _ = parseName(leaf.RawIssuer)
-		vars = appendDNComponents(vars, "SSL_CLIENT_S_DN_", subject)
-		vars = appendDNComponents(vars, "SSL_CLIENT_I_DN_", issuer)
-		vars = appendSANs(vars, leaf)
-	}
 	add("SSL_PROTOCOL", protocolName(cs.Version))
 	add("SSL_COMPRESS_METHOD", "NULL")
 	c := cipherOf(cs.CipherSuite)
@@ -82,33 +79,56 @@ func SSLVars(cs *tls.ConnectionState, o SSLVarsOptions) []SSLVar {
 		verify = "NONE"
 	}
 	add("SSL_CLIENT_VERIFY", verify)
-	if leaf != nil {
-		add("SSL_CLIENT_M_VERSION", strconv.Itoa(leaf.Version))
-		add("SSL_CLIENT_M_SERIAL", serialHex(leaf.SerialNumber))
-		add("SSL_CLIENT_V_START", asn1TimePrint(leaf.NotBefore))
-		add("SSL_CLIENT_V_END", asn1TimePrint(leaf.NotAfter))
-		add("SSL_CLIENT_V_REMAIN", daysRemaining(leaf.NotAfter, o.Now))
-		if o.LegacyDN {
-			add("SSL_CLIENT_S_DN", formatOneline(subject))
-			add("SSL_CLIENT_I_DN", formatOneline(issuer))
-		} else {
-			add("SSL_CLIENT_S_DN", formatRFC2253(subject, false))
-			add("SSL_CLIENT_I_DN", formatRFC2253(issuer, false))
-		}
-		add("SSL_CLIENT_A_KEY", keyAlgorithm(leaf))
-		add("SSL_CLIENT_A_SIG", signatureAlgorithm(leaf))
-		add("SSL_CLIENT_CERT_RFC4523_CEA", "{ serialNumber "+leaf.SerialNumber.String()+", issuer rdnSequence:\""+formatRFC2253(issuer, true)+"\" }")
-	}
 	if cs.DidResume {
 		add("SSL_SESSION_RESUMED", "Resumed")
 	} else {
 		add("SSL_SESSION_RESUMED", "Initial")
 	}
-	if leaf != nil {
-		add("SSL_CLIENT_CERT", certPEM(leaf))
-		for i, c := range cs.PeerCertificates[1:] {
-			add("SSL_CLIENT_CERT_CHAIN_"+strconv.Itoa(i), certPEM(c))
+	if len(cs.PeerCertificates) > 0 {
+		add("SSL_CLIENT_V_REMAIN", daysRemaining(cs.PeerCertificates[0].NotAfter, o.Now))
+	}
+	return append(vars, certVars...)
+}
+
+// ClientCertVars returns the variables that depend only on the client's
+// certificates (certs: the client certificate, then the ones it sent
+// after it): every SSL_CLIENT_* variable but SSL_CLIENT_VERIFY and
+// SSL_CLIENT_V_REMAIN. They are the same for every request of a
+// connection, so an engine may compute them once per connection and pass
+// them as SSLVarsOptions.CertVars. Nil without a client certificate.
+func ClientCertVars(certs []*x509.Certificate, legacyDN bool) []SSLVar {
+	if len(certs) == 0 {
+		return nil
+	}
+	leaf := certs[0]
+	subject, _ := parseName(leaf.RawSubject)
+	issuer, _ := parseName(leaf.RawIssuer)
+	vars := make([]SSLVar, 0, 16+len(subject)+len(issuer)+len(certs))
+	vars = appendDNComponents(vars, "SSL_CLIENT_S_DN_", subject)
+	vars = appendDNComponents(vars, "SSL_CLIENT_I_DN_", issuer)
+	vars = appendSANs(vars, leaf)
+	add := func(name, value string) {
+		if value != "" {
+			vars = append(vars, SSLVar{Name: name, Value: value})
 		}
+	}
+	add("SSL_CLIENT_M_VERSION", strconv.Itoa(leaf.Version))
+	add("SSL_CLIENT_M_SERIAL", serialHex(leaf.SerialNumber))
+	add("SSL_CLIENT_V_START", asn1TimePrint(leaf.NotBefore))
+	add("SSL_CLIENT_V_END", asn1TimePrint(leaf.NotAfter))
+	if legacyDN {
+		add("SSL_CLIENT_S_DN", formatOneline(subject))
+		add("SSL_CLIENT_I_DN", formatOneline(issuer))
+	} else {
+		add("SSL_CLIENT_S_DN", formatRFC2253(subject, false))
+		add("SSL_CLIENT_I_DN", formatRFC2253(issuer, false))
+	}
+	add("SSL_CLIENT_A_KEY", keyAlgorithm(leaf))
+	add("SSL_CLIENT_A_SIG", signatureAlgorithm(leaf))
+	add("SSL_CLIENT_CERT_RFC4523_CEA", "{ serialNumber "+leaf.SerialNumber.String()+", issuer rdnSequence:\""+formatRFC2253(issuer, true)+"\" }")
+	add("SSL_CLIENT_CERT", certPEM(leaf))
+	for i, c := range certs[1:] {
+		add("SSL_CLIENT_CERT_CHAIN_"+strconv.Itoa(i), certPEM(c))
 	}
 	return vars
 }
@@ -128,9 +148,28 @@ func SSLHeaderName(name string) string {
 // variable) gives each value back byte for byte. Header names are
 // case-insensitive: the canonical form (X-Ssl-Client-S-Dn) goes on the wire.
 func SetSSLHeaders(h http.Header, vars []SSLVar) {
-	for _, v := range vars {
-		h[http.CanonicalHeaderKey(SSLHeaderName(v.Name))] = []string{headerSafe(v.Value)}
+	values := make([]string, len(vars)) // one backing array for every header's value
+	for i, v := range vars {
+		values[i] = headerSafe(v.Value)
+		h[sslHeaderKey(v.Name)] = values[i : i+1 : i+1]
 	}
+}
+
+// sslHeaderKeys are the canonical header names of the variables the
+// snippet knows, computed once.
+var sslHeaderKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range append(SnippetVars(), "SSL_CLIENT_VERIFY", "SSL_CLIENT_V_REMAIN") {
+		m[v] = http.CanonicalHeaderKey(SSLHeaderName(v))
+	}
+	return m
+}()
+
+func sslHeaderKey(name string) string {
+	if k, ok := sslHeaderKeys[name]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(SSLHeaderName(name))
 }
 
 // headerSafe percent-encodes what a header value cannot hold and what
