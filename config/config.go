@@ -137,7 +137,8 @@ type Site struct {
 	ACME    bool        `toml:"acme"` // certificates from [acme] instead of [[site.cert]]
 	Headers SiteHeaders `toml:"headers"`
 
-	Rules []Rule `toml:"rule"` // access rules and rate limits by path prefix
+	Rules      []Rule     `toml:"rule"`        // access rules and rate limits by path prefix
+	ClientAuth ClientAuth `toml:"client_auth"` // client certificates and mod_ssl's SSL_* variables (clientauth.go)
 }
 
 // Rule is one [[site.rule]]: access lists and a rate limit for the requests

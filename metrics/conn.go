@@ -61,6 +61,7 @@ const (
 	ReasonInappropriateFallback = "inappropriate_fallback" // TLS_FALLBACK_SCSV from a client able to do better
 	ReasonALPN                  = "alpn"                   // no common application protocol
 	ReasonCertificateRejected   = "certificate_rejected"   // the client refused the certificate (alert)
+	ReasonClientCertificate     = "client_certificate"     // the client's certificate was missing or refused (client_auth)
 	ReasonClientAlert           = "client_alert"           // another alert from the client
 	ReasonTimeout               = "timeout"                // handshake not done within read_header_timeout
 	ReasonEOF                   = "eof"                    // the client closed or reset the connection
@@ -71,7 +72,7 @@ const (
 var FailureReasons = []string{
 	ReasonProxyProtocol, ReasonClientLimit, ReasonHTTPOnHTTPS, ReasonNotTLS, ReasonProtocolVersion, ReasonNoSharedCipher,
 	ReasonNoSharedGroup, ReasonNoSharedSigalg, ReasonInappropriateFallback, ReasonALPN,
-	ReasonCertificateRejected, ReasonClientAlert, ReasonTimeout, ReasonEOF, ReasonOther,
+	ReasonCertificateRejected, ReasonClientCertificate, ReasonClientAlert, ReasonTimeout, ReasonEOF, ReasonOther,
 }
 
 // failurePatterns map substrings of crypto/tls and net/http error texts to
@@ -93,6 +94,9 @@ var failurePatterns = []struct{ substr, reason string }{
 	{"signature_algorithms", ReasonNoSharedSigalg}, // "missing signature_algorithms from TLS 1.2 peer"
 	{"inappropriate protocol fallback", ReasonInappropriateFallback},
 	{"application protocol", ReasonALPN},
+	{"client certificate refused", ReasonClientCertificate},   // tlsconf's verification
+	{"failed to verify certificate", ReasonClientCertificate}, // crypto/tls's own, before it
+	{"client didn't provide a certificate", ReasonClientCertificate},
 	{"i/o timeout", ReasonTimeout},
 	{"deadline exceeded", ReasonTimeout},
 	{"EOF", ReasonEOF}, // also "unexpected EOF"
@@ -168,6 +172,9 @@ func (w *errorLogWriter) Write(p []byte) (int, error) {
 			rest = rest[j+2:]
 		}
 		w.m.HandshakeFailure(HandshakeFailureReason(string(rest)))
+		if r, ok := builtinClientCertResult(string(rest)); ok {
+			w.m.ClientCertVerification(r)
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/config"
+	"tlsfront/crl"
 	"tlsfront/headers"
 	"tlsfront/proxy"
 	"tlsfront/shield"
@@ -38,6 +39,9 @@ type runtime struct {
 	sites     []builtSite
 	warnings  []string
 	httpsPort int
+
+	crls       map[int]*crl.Set  // by index in cfg.Sites: client_auth CRLs (clientauth.go)
+	clientOCSP *stapling.Checker // client_auth ocsp = true; nil when no site asks
 }
 
 type builtSite struct {
@@ -56,7 +60,7 @@ type builtSite struct {
 // are returned together in one *config.Error. With check set, nothing is
 // written to disk (a missing self-signed certificate is made in memory).
 func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Time, check bool) (*runtime, error) {
-	rt := &runtime{cfg: cfg}
+	rt := &runtime{cfg: cfg, crls: map[int]*crl.Set{}}
 	_, port, _ := net.SplitHostPort(cfg.Server.HTTPS)
 	rt.httpsPort, _ = strconv.Atoi(port)
 	var problems []config.Problem
@@ -169,13 +173,18 @@ func build(cfg *config.Config, cfgErr error, logger zerolog.Logger, now time.Tim
 	var sites []tlsconf.Site
 	var psites []proxy.Site
 	for _, s := range rt.sites {
-		sites = append(sites, tlsconf.Site{Names: s.names, Certs: s.certs})
+		clientAuth, ps1 := rt.clientAuth(cfg, s.index, logger, check)
+		for _, p := range ps1 {
+			add(p)
+		}
+		sites = append(sites, tlsconf.Site{Names: s.names, Certs: s.certs, ClientAuth: clientAuth})
 		ps, ws, err := siteHeaders(cfg, s)
 		if err != nil {
 			add(*err)
 		}
 		rt.warnings = append(rt.warnings, ws...)
 		ps.Backend = s.backend
+		ps.SSLHeaders = rt.sslHeaders(cfg.Sites[s.index].ClientAuth)
 		psites = append(psites, ps)
 	}
 	if len(problems) > 0 {
@@ -272,10 +281,13 @@ func (rt *runtime) staple(cert *tlsconf.Cert, site string, issuer *x509.Certific
 	return e
 }
 
-// close stops what build started (the stapler's and ACME's loops).
+// close stops what build started (the stapler's, CRL and ACME loops).
 func (rt *runtime) close() {
 	if rt.stapler != nil {
 		rt.stapler.Close()
+	}
+	for _, s := range rt.crls {
+		s.Close()
 	}
 	if rt.acme != nil {
 		rt.acme.Close()

@@ -57,6 +57,7 @@ func printSummary(w io.Writer, rt *runtime, now time.Time) {
 				fmt.Fprintf(w, "    %s\n", r)
 			}
 		}
+		printClientAuth(w, rt, i, now)
 		if s.acme {
 			fmt.Fprintf(w, "  certificates: ACME (%s, %s), kept in state_dir/acme\n", cfg.ACME.CA, cfg.ACME.KeyType)
 			for _, st := range rt.acme.Status(s.names) {

@@ -47,6 +47,7 @@ func (d *daemon) reload() {
 		d.logger.Warn().Msg(w)
 	}
 	startStapler(d.ctx, rt, rt.cfg.OCSP.PrefetchWait.Duration, d.logger)
+	startClientAuth(d.ctx, rt, rt.cfg.OCSP.PrefetchWait.Duration, d.logger)
 	if keys != nil {
 		d.holder.Config().SetSessionTicketKeys(keys)
 	}
@@ -75,8 +76,8 @@ func (d *daemon) reload() {
 	d.logger.Info().Msg("reloaded")
 }
 
-// watchFiles signals changed when a certificate, key, issuer or ticket key
-// file of the current configuration changes on disk (certbot renewals), so
+// watchFiles signals changed when a certificate, key, issuer, ticket key,
+// client CA or CRL file of the current configuration changes on disk (certbot renewals), so
 // it is reloaded without a signal. server.watch_interval 0 disables it.
 func (d *daemon) watchFiles(changed chan<- struct{}) {
 	every := d.watchCfg.Load().Server.WatchInterval.Duration
@@ -133,6 +134,9 @@ func fingerprint(cfg *config.Config) [32]byte {
 		}
 	}
 	add(cfg.TLS.TicketKeys)
+	for _, p := range clientAuthFiles(cfg) {
+		add(p)
+	}
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum

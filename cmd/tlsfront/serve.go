@@ -128,6 +128,7 @@ func serve(path string, stderr io.Writer) int {
 	}
 
 	d.metrics = metrics.New(metrics.Options{Version: versionString(), Healthy: d.healthy.Load})
+	clientVerifications.set(d.metrics.ClientCertVerification)
 	d.metrics.WatchConnLimit(connLimit)
 	d.metrics.WatchShield(shieldTable, clientConns)
 	d.holder = tlsconf.NewHolder(rt.state)
@@ -163,6 +164,7 @@ func serve(path string, stderr io.Writer) int {
 	// Staples first, so the first clients get them (nginx fetches lazily).
 	// The listeners are bound: connections wait in the backlog meanwhile.
 	startStapler(ctx, rt, cfg.OCSP.PrefetchWait.Duration, d.logger)
+	startClientAuth(ctx, rt, cfg.OCSP.PrefetchWait.Duration, d.logger)
 	d.serve(d.httpsSrv, d.lns.https)
 	if d.lns.http != nil {
 		d.serve(d.plainSrv, d.lns.http)
@@ -374,6 +376,7 @@ func (d *daemon) setCertMetrics(rt *runtime) {
 }
 
 func (d *daemon) setStapleMetrics(rt *runtime) {
+	d.setCRLMetrics(rt)
 	if rt.stapler == nil {
 		return
 	}
