@@ -69,6 +69,7 @@ type Report struct {
 	KeyExchange  KeyExchange      `json:"key_exchange"`
 	Features     Features         `json:"features"`
 	Certificates []*CertInfo      `json:"certificates"`
+	ClientAuth   ClientAuth       `json:"client_auth"`
 	HTTP         HTTPResult       `json:"http"`
 	Findings     []Finding        `json:"findings"`
 	Rating       Rating           `json:"rating"`
@@ -295,6 +296,7 @@ func (a *auditor) audit(ctx context.Context, rep *Report, offered []uint16) {
 	)
 	fs = []func(){
 		func() { sess = a.handshake(ctx) },
+		func() { rep.ClientAuth = a.probeClientAuth(ctx) },
 		func() { f.FallbackSCSV = a.p.probeFallback(ctx, rep.Protocols, suites) },
 	}
 	if hasLegacy {

@@ -85,6 +85,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		} {
 			p("  %-14s %-5s %s", x.name, x.c.State, x.c.Evidence)
 		}
+		ca := r.ClientAuth
+		p("  %-14s %-5s %s", "client certs", ca.State, ca.Evidence)
+		for _, n := range ca.CAs {
+			p("    acceptable CA: %s", n)
+		}
+		if ca.Requested && len(ca.CAs) == 0 {
+			p("    acceptable CAs: none named (any certificate)")
+		}
 	}
 	for i, c := range r.Certificates {
 		if i == 0 {

@@ -52,6 +52,10 @@ type Server struct {
 	// Per client (package shield): an IPv4 address or an IPv6 /64.
 	MaxConnsPerClient int `toml:"max_conns_per_client"` // connections one client may hold open on both listeners; 0 = unlimited
 	ClientTableSize   int `toml:"client_table_size"`    // (client, rule) rate-limit entries kept; past it the least recently seen is forgotten
+
+	HTTP2                string `toml:"http2"`                  // HTTP/2 server: tlsfront | go | off (no h2 in ALPN)
+	MaxConcurrentStreams int    `toml:"max_concurrent_streams"` // HTTP/2 streams (requests) at once per connection
+	HTTP2Glitches        int    `toml:"http2_glitches"`         // HTTP/2 protocol glitches before GOAWAY ENHANCE_YOUR_CALM; 0 = no limit
 }
 
 // TLS is the handshake policy.
@@ -136,7 +140,8 @@ type Site struct {
 	ACME    bool        `toml:"acme"` // certificates from [acme] instead of [[site.cert]]
 	Headers SiteHeaders `toml:"headers"`
 
-	Rules []Rule `toml:"rule"` // access rules and rate limits by path prefix
+	Rules      []Rule     `toml:"rule"`        // access rules and rate limits by path prefix
+	ClientAuth ClientAuth `toml:"client_auth"` // client certificates and mod_ssl's SSL_* variables (clientauth.go)
 }
 
 // Rule is one [[site.rule]]: access lists and a rate limit for the requests
@@ -182,6 +187,10 @@ func Defaults() Config {
 			ShutdownTimeout:   Duration{30 * time.Second},
 			WatchInterval:     Duration{time.Minute},
 			ClientTableSize:   shield.DefaultTableSize,
+
+			HTTP2:                "go",
+			MaxConcurrentStreams: 128,
+			HTTP2Glitches:        1000,
 		},
 		TLS: TLS{Profile: "tutorial", SessionTickets: true},
 		Headers: Headers{

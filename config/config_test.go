@@ -256,3 +256,23 @@ func TestRulesOfOtherPackages(t *testing.T) {
 		})
 	}
 }
+
+// parseErr is Parse with its problems joined in one *Error, for tests that
+// only look at the text.
+func parseErr(src, path string) (*Config, error) {
+	c, ps, err := Parse(src, path)
+	return c, joinProblems(ps, err)
+}
+
+// parseEnvErr is parseErr for ParseEnv.
+func parseEnvErr(src, path string, environ []string, lookup func(string) (string, bool)) (*Config, error) {
+	c, ps, err := ParseEnv(src, path, environ, lookup)
+	return c, joinProblems(ps, err)
+}
+
+func joinProblems(ps []Problem, err error) error {
+	if err != nil || len(ps) == 0 {
+		return err
+	}
+	return &Error{Problems: ps}
+}

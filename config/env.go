@@ -81,7 +81,7 @@ func (c *Config) applySiteEnv(env, key, val string) *Problem {
 		return &Problem{Key: env, Msg: fmt.Sprintf("names site %d, but there are only %d sites (set site %d first)", idx, len(c.Sites), len(c.Sites))}
 	}
 	if idx == len(c.Sites) {
-		c.Sites = append(c.Sites, Site{})
+		c.Sites = append(c.Sites, siteDefaults())
 	}
 	return setField(reflect.ValueOf(&c.Sites[idx]).Elem(), fmt.Sprintf("site[%d]", idx), key, env, val)
 }

@@ -128,6 +128,9 @@ func ParseEnv(src, path string, environ []string, lookup func(string) (string, b
 	decode(r.ACME, &c.ACME, "")
 	decode(r.Log, &c.Log, "")
 	c.Sites = make([]Site, len(r.Sites))
+	for i := range c.Sites {
+		c.Sites[i] = siteDefaults()
+	}
 	for i, p := range r.Sites {
 		decode(p, &c.Sites[i], fmt.Sprintf("site[%d]", i))
 	}
@@ -139,6 +142,7 @@ func ParseEnv(src, path string, environ []string, lookup func(string) (string, b
 	}
 	c.resolvePaths()
 	problems = append(problems, c.validate()...)
+	problems = append(problems, c.validateClientAuth()...)
 	return &c, problems, nil
 }
 
@@ -196,6 +200,7 @@ func (c *Config) resolvePaths() {
 			abs(&c.Sites[i].Certs[j].Issuer)
 		}
 	}
+	c.resolveClientAuthPaths(abs)
 }
 
 // Line returns the line on which key (e.g. "site[1].cert[0].key") is set, or 0.

@@ -15,6 +15,9 @@ import (
 	"tlsfront/tlsconf"
 )
 
+// HTTP2Servers are the values server.http2 accepts.
+var HTTP2Servers = []string{"tlsfront", "go", "off"}
+
 func quote(s string) string { return strconv.Quote(s) }
 
 // validate checks every value that can be checked without touching files,
@@ -68,6 +71,15 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Server.ClientTableSize < 1 || c.Server.ClientTableSize > maxClientTableSize {
 		bad("server.client_table_size", "%d is out of range (want 1..%d entries; each takes about 120 bytes)", c.Server.ClientTableSize, maxClientTableSize)
+	}
+	if !slices.Contains(HTTP2Servers, c.Server.HTTP2) {
+		bad("server.http2", "%s is not an HTTP/2 server (want tlsfront, go, or off to offer no HTTP/2)", quote(c.Server.HTTP2))
+	}
+	if c.Server.MaxConcurrentStreams < 1 || c.Server.MaxConcurrentStreams > 65535 {
+		bad("server.max_concurrent_streams", "%d is out of range (want 1..65535 streams per HTTP/2 connection)", c.Server.MaxConcurrentStreams)
+	}
+	if c.Server.HTTP2Glitches < 0 {
+		bad("server.http2_glitches", "%d is negative (want 0 for no limit, or the glitches an HTTP/2 connection may cause before it is closed)", c.Server.HTTP2Glitches)
 	}
 	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
 		bad("server.max_header_bytes", "%d is out of range (want 4096..1048576 bytes)", c.Server.MaxHeaderBytes)

@@ -1,9 +1,17 @@
 package headers
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net/http"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // A typical legacy-Apache response: a mod_dir redirect, a PHP session cookie
@@ -63,4 +71,37 @@ func BenchmarkSetForwarded(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSSLVars: the variables and headers of one request on a
+// connection with a client certificate and one intermediate.
+func BenchmarkSSLVars(b *testing.B) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mk := func(tmpl *x509.Certificate) *x509.Certificate {
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	leaf := mk(&x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Alice", Organization: []string{"Example"}, Country: []string{"DE"}},
+		EmailAddresses: []string{"a@example.com"}})
+	inter := mk(&x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "CA"}})
+	cs := &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256, ServerName: "a.example",
+		PeerCertificates: []*x509.Certificate{leaf, inter}}
+	now := time.Now()
+	b.Run("per request", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h := http.Header{}
+			SetSSLHeaders(h, SSLVars(cs, SSLVarsOptions{Verify: "SUCCESS", Now: now}))
+		}
+	})
+	b.Run("certificate variables per connection", func(b *testing.B) {
+		certVars := ClientCertVars(cs.PeerCertificates, false)
+		b.ReportAllocs()
+		for b.Loop() {
+			h := http.Header{}
+			SetSSLHeaders(h, SSLVars(cs, SSLVarsOptions{Verify: "SUCCESS", Now: now, CertVars: certVars}))
+		}
+	})
 }

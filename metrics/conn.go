@@ -17,9 +17,8 @@ import (
 // handshake. It is an http.Server ConnState hook (active: first request;
 // HTTP/2 after its preface); package server, which handshakes connections
 // itself, calls it with StateNew at accept, StateActive once the handshake
-// is done and StateClosed at close. Failed handshakes are counted by
-// HandshakeFailure (package server calls it; an http.Server's error log
-// can, through HandshakeErrorLog).
+// is done and StateClosed at close. Failed handshakes are counted from
+// net/http's error line for them instead; see HandshakeErrorLog.
 func (m *Metrics) ConnState(c net.Conn, s http.ConnState) {
 	tc, isTLS := c.(*tls.Conn)
 	switch s {
@@ -64,6 +63,7 @@ const (
 	ReasonInappropriateFallback = "inappropriate_fallback" // TLS_FALLBACK_SCSV from a client able to do better
 	ReasonALPN                  = "alpn"                   // no common application protocol
 	ReasonCertificateRejected   = "certificate_rejected"   // the client refused the certificate (alert)
+	ReasonClientCertificate     = "client_certificate"     // the client's certificate was missing or refused (client_auth)
 	ReasonClientAlert           = "client_alert"           // another alert from the client
 	ReasonTimeout               = "timeout"                // handshake not done within read_header_timeout
 	ReasonEOF                   = "eof"                    // the client closed or reset the connection
@@ -74,7 +74,7 @@ const (
 var FailureReasons = []string{
 	ReasonProxyProtocol, ReasonClientLimit, ReasonHTTPOnHTTPS, ReasonNotTLS, ReasonProtocolVersion, ReasonNoSharedCipher,
 	ReasonNoSharedGroup, ReasonNoSharedSigalg, ReasonInappropriateFallback, ReasonALPN,
-	ReasonCertificateRejected, ReasonClientAlert, ReasonTimeout, ReasonEOF, ReasonOther,
+	ReasonCertificateRejected, ReasonClientCertificate, ReasonClientAlert, ReasonTimeout, ReasonEOF, ReasonOther,
 }
 
 // failurePatterns map substrings of crypto/tls and net/http error texts to
@@ -96,6 +96,9 @@ var failurePatterns = []struct{ substr, reason string }{
 	{"signature_algorithms", ReasonNoSharedSigalg}, // "missing signature_algorithms from TLS 1.2 peer"
 	{"inappropriate protocol fallback", ReasonInappropriateFallback},
 	{"application protocol", ReasonALPN},
+	{"client certificate refused", ReasonClientCertificate},   // tlsconf's verification
+	{"failed to verify certificate", ReasonClientCertificate}, // crypto/tls's own, before it
+	{"client didn't provide a certificate", ReasonClientCertificate},
 	{"i/o timeout", ReasonTimeout},
 	{"deadline exceeded", ReasonTimeout},
 	{"EOF", ReasonEOF}, // also "unexpected EOF"
@@ -145,8 +148,9 @@ const handshakeErrorPrefix = "http: TLS handshake error from "
 // (log.New(w, "", 0)): every line is passed on to next unchanged (nil
 // discards), and each "http: TLS handshake error" line is also counted as
 // a HandshakeFailure with its HandshakeFailureReason. net/http logs
-// nothing else about failed handshakes, so this is where they are seen
-// when an http.Server handshakes its connections itself.
+// nothing else about failed handshakes, so this is where they are seen;
+// package server, which handshakes connections itself, writes the same
+// line here.
 func (m *Metrics) HandshakeErrorLog(next io.Writer) io.Writer {
 	if next == nil {
 		next = io.Discard
@@ -172,6 +176,9 @@ func (w *errorLogWriter) Write(p []byte) (int, error) {
 			rest = rest[j+2:]
 		}
 		w.m.HandshakeFailure(HandshakeFailureReason(string(rest)))
+		if r, ok := builtinClientCertResult(string(rest)); ok {
+			w.m.ClientCertVerification(r)
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

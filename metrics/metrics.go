@@ -74,6 +74,10 @@ type Metrics struct {
 	reloadOK       prometheus.Counter
 	reloadFailed   prometheus.Counter
 	lastReloadGood prometheus.Gauge
+
+	now    func() time.Time
+	caOnce sync.Once
+	ca     *clientAuthMetrics // client certificates and CRLs (clientauth.go)
 }
 
 type reqKey struct {
@@ -102,6 +106,7 @@ func New(o Options) *Metrics {
 		latCache: map[string]prometheus.Observer{},
 		sites:    map[string]struct{}{},
 		maxSites: o.MaxSites,
+		now:      o.Now,
 	}
 	m.handshakes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tlsfront_tls_handshakes_total",

@@ -36,13 +36,16 @@ func connFrom(ctx context.Context) net.Conn {
 // request to the backend made from in (the client's request; its
 // RemoteAddr, Host, Header and context are read): headers with invalid
 // names are dropped, counted in the request's Entry and logged at debug
-// level, then headers.CopyForwarded (trusted peers only: ReverseProxy
-// removed their chains from out) and headers.SetForwarded.
+// level, client copies of the X-SSL-* and X-HTTPS headers tlsfront sets
+// are removed (whatever the peer), then headers.CopyForwarded (trusted
+// peers only: ReverseProxy removed their chains from out) and
+// headers.SetForwarded.
 func (h *Handler) setForwarded(out http.Header, in *http.Request) {
 	ip := clientIP(in.RemoteAddr)
 	if dropped := headers.DropInvalidNames(out); dropped != nil {
 		h.noteDropped(in, dropped)
 	}
+	headers.RemoveSSLHeaders(out) // only tlsfront states mod_ssl's variables (Site.SSLHeaders)
 	trusted := h.trustedPeer(ip, connFrom(in.Context()))
 	if trusted {
 		headers.CopyForwarded(out, in.Header)

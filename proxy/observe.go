@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"tlsfront/headers"
 )
 
 // Entry describes one finished request, for the access log and metrics.
@@ -72,7 +74,8 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // JSONAccessLog returns an Observe function writing one zerolog line per
 // request: client ip, host, method, path, status, bytes, duration, protocol,
-// TLS version and suite; for a request the shield refused, why ("refused")
+// TLS version and suite; the client certificate's subject (RFC 2253)
+// when there is one; for a request the shield refused, why ("refused")
 // and the rule's path ("rule").
 func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 	return func(e *Entry) {
@@ -93,6 +96,9 @@ func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 		}
 		if r.TLS != nil {
 			ev = ev.Str("tls", tls.VersionName(r.TLS.Version)).Str("suite", tls.CipherSuiteName(r.TLS.CipherSuite))
+			if len(r.TLS.PeerCertificates) > 0 { // the client certificate's subject, as mod_ssl's SSL_CLIENT_S_DN
+				ev = ev.Str("client_dn", headers.FormatDN(r.TLS.PeerCertificates[0].RawSubject, false))
+			}
 		}
 		ev.Msg("request")
 	}

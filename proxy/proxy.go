@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,12 @@ type Site struct {
 	// backend response headers dropped. Nil sets or removes nothing.
 	Set    http.Header
 	Remove []string
+
+	// SSLHeaders, when set, adds the request's TLS facts to out, the
+	// request to the backend: mod_ssl's SSL_* variables as X-SSL-*
+	// headers ([site.client_auth] export). Client-sent X-SSL-* and X-HTTPS
+	// headers are removed whether it is set or not (setForwarded).
+	SSLHeaders func(out http.Header, cs *tls.ConnectionState)
 }
 
 // Options configure New. Zero durations take the documented defaults.
@@ -79,10 +86,11 @@ type Handler struct {
 }
 
 type site struct {
-	rp       *httputil.ReverseProxy
-	set      http.Header // HSTS, HPKP and operator headers, set before proxying
-	del      []string    // backend response headers to drop (ours included: never two)
-	backends []string    // the backend's host:port, for redirect rewriting
+	rp         *httputil.ReverseProxy
+	sslHeaders func(http.Header, *tls.ConnectionState)
+	set        http.Header // HSTS, HPKP and operator headers, set before proxying
+	del        []string    // backend response headers to drop (ours included: never two)
+	backends   []string    // the backend's host:port, for redirect rewriting
 }
 
 // New builds a Handler.
@@ -117,7 +125,7 @@ func New(opts Options) (*Handler, error) {
 		if s.Backend == nil || s.Backend.Host == "" {
 			return nil, fmt.Errorf("site %d has no backend", i)
 		}
-		st := site{set: http.Header{}, backends: []string{s.Backend.Host}}
+		st := site{set: http.Header{}, backends: []string{s.Backend.Host}, sslHeaders: s.SSLHeaders}
 		if opts.HSTS != "" {
 			headers.SetHSTS(st.set, opts.HSTS)
 		}
@@ -141,6 +149,9 @@ func (h *Handler) newReverseProxy(backend *url.URL, st *site) *httputil.ReverseP
 			pr.SetURL(backend)
 			pr.Out.Host = pr.In.Host // Apache's virtual hosts and redirects need the client's Host
 			h.setForwarded(pr.Out.Header, pr.In)
+			if st.sslHeaders != nil && pr.In.TLS != nil {
+				st.sslHeaders(pr.Out.Header, pr.In.TLS)
+			}
 		},
 		Transport:      timedTransport{h.backend},
 		BufferPool:     bufferPool{},

@@ -21,7 +21,10 @@ type ServerOptions struct {
 	// per-stream deadlines cannot reach it then). Zero means none. Set it to
 	// Limits.SendTimeout.
 	WriteByteTimeout time.Duration
-	Logger           zerolog.Logger
+	// MaxConcurrentStreams is HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS
+	// (server.max_concurrent_streams); zero means 128.
+	MaxConcurrentStreams int
+	Logger               zerolog.Logger
 }
 
 // NewServer returns an http.Server for h with tlsfront's limits. Serve it on
@@ -37,6 +40,9 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
 	}
+	if o.MaxConcurrentStreams <= 0 {
+		o.MaxConcurrentStreams = 128
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: o.ReadHeaderTimeout, // also bounds the TLS handshake
@@ -48,7 +54,7 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		// read later, by the connection's own goroutine.
 		ConnContext: withConn,
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: 250,
+			MaxConcurrentStreams: o.MaxConcurrentStreams,
 			MaxReadFrameSize:     1 << 20,
 			WriteByteTimeout:     o.WriteByteTimeout,
 		},

@@ -150,6 +150,8 @@ func (d *Daemon) handshake(c *conn) {
 
 // handshakeFailed counts and logs a failed handshake and closes the
 // connection. A client that spoke plain HTTP gets net/http's 400 answer.
+// The log line is net/http's, written through metrics.HandshakeErrorLog,
+// which classifies it (and counts client-certificate refusals).
 func (d *Daemon) handshakeFailed(c *conn, tc *tls.Conn, err error) {
 	reason := err.Error()
 	var re tls.RecordHeaderError
@@ -157,9 +159,7 @@ func (d *Daemon) handshakeFailed(c *conn, tc *tls.Conn, err error) {
 		_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 		reason = "client sent an HTTP request to an HTTPS server"
 	}
-	label := metrics.HandshakeFailureReason(reason)
-	d.metrics.HandshakeFailure(label)
-	d.logger.Debug().Str("client", c.RemoteAddr().String()).Str("reason", label).Str("error", reason).Msg("TLS handshake failed")
+	d.handshakeLog.Printf("http: TLS handshake error from %s: %s", c.RemoteAddr(), reason)
 	tc.Close()
 }
 

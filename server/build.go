@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/config"
+	"tlsfront/crl"
 	"tlsfront/headers"
 	"tlsfront/metrics"
 	"tlsfront/proxy"
@@ -44,6 +45,9 @@ type buildEnv struct {
 	shieldTable    *shield.Table
 	clientConns    *shield.Conns
 	clientRefusals *proxy.RefusalLog
+	// clientVerify sees the result of every client-certificate
+	// verification (metrics); nil for -t.
+	clientVerify func(result string)
 }
 
 // build maps cfg onto the runtime packages and returns the Generation, not
@@ -52,7 +56,8 @@ type buildEnv struct {
 // here, build returns one *config.Error listing all. If any step fails,
 // what the earlier ones started is closed, once, before build returns.
 func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Generation, err error) {
-	g := &Generation{cfg: cfg, logger: env.logger, done: make(chan struct{}), handedOff: make(chan struct{}), onClosed: env.onClosed}
+	g := &Generation{cfg: cfg, logger: env.logger, done: make(chan struct{}), handedOff: make(chan struct{}), onClosed: env.onClosed,
+		crls: map[int]*crl.Set{}}
 	g.refs.Store(1) // the caller's, until it publishes or closes it
 	defer func() {
 		if err != nil {
@@ -106,18 +111,20 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 	}
 
 	// What needs the certificates: the response headers (HPKP pins the
-	// served keys).
+	// served keys); and client-certificate verification.
 	g.trust, _ = headers.ParseTrustedProxies(cfg.Headers.TrustedProxies) // checked by config
 	var tsites []tlsconf.Site
 	var psites []proxy.Site
 	for _, s := range g.sites {
-		tsites = append(tsites, tlsconf.Site{Names: s.names, Certs: s.certs})
+		clientAuth := g.clientAuth(cfg, s.index, problems, env)
+		tsites = append(tsites, tlsconf.Site{Names: s.names, Certs: s.certs, ClientAuth: clientAuth})
 		ps, ws, err := siteHeaders(cfg, s)
 		if err != nil {
 			problems.add("headers.hpkp.backup_pins", "site %q: %v", s.names[0], err)
 		}
 		g.warnings = append(g.warnings, ws...)
 		ps.Backend = s.backend
+		ps.SSLHeaders = g.sslHeaders(cfg.Sites[s.index].ClientAuth)
 		psites = append(psites, ps)
 	}
 	if problems.any() {

@@ -79,6 +79,7 @@ func printSummary(w io.Writer, g *Generation, now time.Time) {
 				fmt.Fprintf(w, "    %s\n", r)
 			}
 		}
+		printClientAuth(w, g, i, now)
 		if s.acme {
 			fmt.Fprintf(w, "  certificates: ACME (%s, %s), kept in state_dir/acme\n", cfg.ACME.CA, cfg.ACME.KeyType)
 			for _, st := range g.acme.Status(s.names) {

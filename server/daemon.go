@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,6 +51,9 @@ type Daemon struct {
 	metrics   *metrics.Metrics
 	limiter   *proxy.ConnLimiter
 	tlsConfig *tls.Config
+	// handshakeLog gets net/http's line for each failed handshake: the
+	// metrics count it, the process log has it at debug level.
+	handshakeLog *log.Logger
 	// The shield's process-wide state, kept across reloads like limiter:
 	// each client's connection count over both listeners
 	// (server.max_conns_per_client), the rate-limit state of every
@@ -127,6 +132,7 @@ func Start(opts Options) (*Daemon, error) {
 	d.limiter = proxy.NewConnLimiter(0)
 	d.limiter.SetLogger(d.logger)
 	d.metrics.WatchConnLimit(d.limiter)
+	d.handshakeLog = log.New(d.metrics.HandshakeErrorLog(debugWriter{d.logger}), "", 0)
 	d.clientConns, d.shieldTable = shield.NewConns(0), shield.NewTable(0)
 	d.clientRefusals = proxy.NewRefusalLog(d.logger, 0)
 	d.metrics.WatchShield(d.shieldTable, d.clientConns)
@@ -158,6 +164,7 @@ func Start(opts Options) (*Daemon, error) {
 	// Staples first, so the first clients get them. The listeners are
 	// bound: connections wait in the backlog meanwhile.
 	g.startStapler(d.ctx)
+	g.startClientAuth(d.ctx)
 	d.publish(g)
 	d.serveListener(d.lns.https, true)
 	if d.lns.http != nil {
@@ -179,7 +186,8 @@ func Start(opts Options) (*Daemon, error) {
 // env is what the Daemon builds Generations with.
 func (d *Daemon) env() buildEnv {
 	return buildEnv{logger: d.logger, now: time.Now(), metrics: d.metrics, access: d.accessLogger, onClosed: d.untrack,
-		shieldTable: d.shieldTable, clientConns: d.clientConns, clientRefusals: d.clientRefusals}
+		shieldTable: d.shieldTable, clientConns: d.clientConns, clientRefusals: d.clientRefusals,
+		clientVerify: d.metrics.ClientCertVerification}
 }
 
 // publish makes g the Generation new connections take, in one atomic
@@ -375,6 +383,7 @@ func (d *Daemon) setCertMetrics(g *Generation) {
 }
 
 func (d *Daemon) setStapleMetrics(g *Generation) {
+	d.setCRLMetrics(g)
 	if g.stapler == nil {
 		return
 	}
@@ -383,4 +392,12 @@ func (d *Daemon) setStapleMetrics(g *Generation) {
 			d.metrics.SetStaple(st.Name, st.GoodUntil)
 		}
 	}
+}
+
+// debugWriter writes each line it gets as a debug message of logger.
+type debugWriter struct{ logger zerolog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.logger.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -35,6 +35,8 @@ func (g *Generation) serverOptions() proxy.ServerOptions {
 		MaxHeaderBytes:    g.cfg.Server.MaxHeaderBytes,
 		WriteByteTimeout:  g.cfg.Proxy.SendTimeout.Duration,
 		Logger:            g.logger,
+
+		MaxConcurrentStreams: g.cfg.Server.MaxConcurrentStreams,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tlsfront/config"
+	"tlsfront/crl"
 	"tlsfront/headers"
 	"tlsfront/proxy"
 	"tlsfront/shield"
@@ -74,12 +75,14 @@ type Generation struct {
 	logger zerolog.Logger
 
 	// TLS: the handshake state and its parts, for -t and the metrics.
-	policy    *tlsconf.Policy
-	tls       *tlsconf.State    // per-hello configs; carries tls.ticket_keys
-	stapler   *stapling.Stapler // nil when [ocsp] stapling = false
-	acme      *tlsconf.ACME     // nil when no site has acme = true
-	acmeNames []string          // every name of the ACME sites
-	sites     []builtSite
+	policy     *tlsconf.Policy
+	tls        *tlsconf.State    // per-hello configs; carries tls.ticket_keys
+	stapler    *stapling.Stapler // nil when [ocsp] stapling = false
+	acme       *tlsconf.ACME     // nil when no site has acme = true
+	acmeNames  []string          // every name of the ACME sites
+	sites      []builtSite
+	crls       map[int]*crl.Set  // by index in cfg.Sites: client_auth CRLs (clientauth.go)
+	clientOCSP *stapling.Checker // client_auth ocsp = true; nil when no site asks
 
 	// Requests.
 	handler  *proxy.Handler

@@ -50,6 +50,7 @@ func (d *Daemon) Reload() error {
 		d.logger.Warn().Msg(w)
 	}
 	g.startStapler(d.ctx)
+	g.startClientAuth(d.ctx)
 	d.publish(g)
 	for _, ln := range d.lns.fresh() { // listeners bound for changed addresses
 		d.serveListener(ln, d.lns.isHTTPS(ln))

@@ -12,7 +12,8 @@ import (
 )
 
 // watchList is every file of cfg whose replacement on disk is a reason to
-// reload: certificates, keys, issuers and the ticket key file.
+// reload: certificates, keys, issuers, the ticket key file, client CA and
+// CRL files.
 func watchList(cfg *config.Config) []string {
 	var files []string
 	for _, s := range cfg.Sites {
@@ -27,7 +28,7 @@ func watchList(cfg *config.Config) []string {
 	if cfg.TLS.TicketKeys != "" {
 		files = append(files, cfg.TLS.TicketKeys)
 	}
-	return files
+	return append(files, clientAuthFiles(cfg)...)
 }
 
 // watchFiles signals changed when a file on the current Generation's watch

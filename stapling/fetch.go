@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ocsp"
 )
@@ -63,31 +65,37 @@ func newHTTPRequest(ctx context.Context, responder string, req []byte) (*http.Re
 // fetch asks e's responder for a fresh response and returns its DER bytes
 // unverified. The whole exchange is bounded by the Stapler's timeout.
 func (s *Stapler) fetch(ctx context.Context, e *Entry) ([]byte, error) {
+	return fetchOCSP(ctx, s.client, s.timeout, e.responder, e.leaf, e.issuer)
+}
+
+// fetchOCSP asks responder about leaf (issued by issuer) and returns the
+// DER response unverified, the whole exchange bounded by timeout.
+func fetchOCSP(ctx context.Context, client *http.Client, timeout time.Duration, responder string, leaf, issuer *x509.Certificate) ([]byte, error) {
 	// SHA-1 CertIDs are what RFC 5019 responders are required to accept.
-	req, err := ocsp.CreateRequest(e.leaf, e.issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
+	req, err := ocsp.CreateRequest(leaf, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
 	if err != nil {
 		return nil, fmt.Errorf("creating OCSP request: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hreq, err := newHTTPRequest(ctx, e.responder, req)
+	hreq, err := newHTTPRequest(ctx, responder, req)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.client.Do(hreq)
+	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("fetching OCSP response: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching OCSP response from %q: HTTP status %s", e.responder, resp.Status)
+		return nil, fmt.Errorf("fetching OCSP response from %q: HTTP status %s", responder, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading OCSP response from %q: %w", e.responder, err)
+		return nil, fmt.Errorf("reading OCSP response from %q: %w", responder, err)
 	}
 	if len(body) > maxResponseSize {
-		return nil, fmt.Errorf("reading OCSP response from %q: larger than %d bytes", e.responder, maxResponseSize)
+		return nil, fmt.Errorf("reading OCSP response from %q: larger than %d bytes", responder, maxResponseSize)
 	}
 	return body, nil
 }

@@ -9,6 +9,9 @@
 // A staple is served only while it is a verified Good response for exactly
 // that certificate and issuer whose NextUpdate has not passed; a Revoked
 // answer withdraws it at once.
+//
+// Checker applies the same verification to client certificates during the
+// handshake (tlsconf's ClientAuth.OCSP), with an in-memory cache.
 package stapling
 
 import (

@@ -14,6 +14,10 @@ import (
 type Site struct {
 	Names []string
 	Certs []*Cert // at least one; ECDSA is preferred where the client supports it
+
+	// ClientAuth, when set with a level other than VerifyNone, asks this
+	// site's clients for certificates and verifies them. Nil asks none.
+	ClientAuth *ClientAuth
 }
 
 // Options configure New.
@@ -57,11 +61,12 @@ type State struct {
 }
 
 type siteState struct {
-	names []string
-	certs []*Cert
-	tls13 []*tls.Config // per cert: TLS 1.3 hellos (Go chooses the suite)
-	plan  []choice      // TLS ≤ 1.2: server order over (suite, cert)
-	any   *tls.Config   // fallback: every cert and suite, Go decides
+	names  []string
+	certs  []*Cert
+	client *clientVerifier // nil: no client certificates
+	tls13  []*tls.Config   // per cert: TLS 1.3 hellos (Go chooses the suite)
+	plan   []choice        // TLS ≤ 1.2: server order over (suite, cert)
+	any    *tls.Config     // fallback: every cert and suite, Go decides
 }
 
 // choice is one step of the server's order: a suite and a certificate it
@@ -114,13 +119,20 @@ func New(opts Options) (*State, error) {
 				st.exact[n] = i
 			}
 		}
-		st.sites = append(st.sites, st.buildSite(s))
+		var cv *clientVerifier
+		if s.ClientAuth != nil {
+			var err error
+			if cv, err = newClientVerifier(*s.ClientAuth); err != nil {
+				return nil, fmt.Errorf("site %q: %w", strings.Join(s.Names, ", "), err)
+			}
+		}
+		st.sites = append(st.sites, st.buildSite(s, cv))
 	}
 	return st, nil
 }
 
-func (st *State) buildSite(s Site) *siteState {
-	ss := &siteState{names: s.Names}
+func (st *State) buildSite(s Site, cv *clientVerifier) *siteState {
+	ss := &siteState{names: s.Names, client: cv}
 	// ECDSA first: it is cheaper and preferred where both fit.
 	for _, c := range s.Certs {
 		if c.IsECDSA() {
@@ -133,7 +145,7 @@ func (st *State) buildSite(s Site) *siteState {
 		}
 	}
 	for _, c := range ss.certs {
-		ss.tls13 = append(ss.tls13, st.narrow(c, st.base.CipherSuites))
+		ss.tls13 = append(ss.tls13, st.narrow(c, st.base.CipherSuites, cv))
 	}
 	for _, id := range st.policy.Suites {
 		info := suiteInfo(id)
@@ -141,10 +153,11 @@ func (st *State) buildSite(s Site) *siteState {
 			if info.ecdsa != c.IsECDSA() {
 				continue // ECDSA suites need an ECDSA (or Ed25519) key, the others RSA
 			}
-			ss.plan = append(ss.plan, choice{suite: id, info: info, cert: c, cfg: st.narrow(c, []uint16{id})})
+			ss.plan = append(ss.plan, choice{suite: id, info: info, cert: c, cfg: st.narrow(c, []uint16{id}, cv)})
 		}
 	}
 	anyCfg := st.base.Clone()
+	cv.apply(anyCfg)
 	certs := ss.certs
 	anyCfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		for _, c := range certs {
@@ -158,11 +171,13 @@ func (st *State) buildSite(s Site) *siteState {
 	return ss
 }
 
-// narrow returns a copy of the base config serving only c with suites.
-func (st *State) narrow(c *Cert, suites []uint16) *tls.Config {
+// narrow returns a copy of the base config serving only c with suites,
+// asking for client certificates as cv says (nil: none).
+func (st *State) narrow(c *Cert, suites []uint16, cv *clientVerifier) *tls.Config {
 	cfg := st.base.Clone()
 	cfg.CipherSuites = suites
 	cfg.GetCertificate = c.certFor
+	cv.apply(cfg)
 	return cfg
 }
 

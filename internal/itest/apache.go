@@ -60,6 +60,10 @@ type ApacheTLS struct {
 	// Stapling sets SSLUseStapling on with a shared-memory stapling cache.
 	// False leaves stapling off.
 	Stapling bool
+	// ReadyCert is the client certificate the start-up probe presents,
+	// for a server configured (in Extra) with SSLVerifyClient require. Nil
+	// presents none.
+	ReadyCert *tls.Certificate
 }
 
 // Apache is a running private Apache instance.
@@ -75,11 +79,12 @@ type Apache struct {
 	// Dir is the instance's ServerRoot: config, logs and document root.
 	Dir string
 
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logPath string
-	errPath string
-	out     *SyncBuffer
+	cmd       *exec.Cmd
+	done      chan struct{}
+	readyCert *tls.Certificate
+	logPath   string
+	errPath   string
+	out       *SyncBuffer
 }
 
 // ApacheRequest is one line of the access log.
@@ -188,6 +193,9 @@ func startApache(t testing.TB, bin string, o ApacheOptions) (*Apache, error) {
 		return nil, err
 	}
 
+	if o.TLS != nil {
+		a.readyCert = o.TLS.ReadyCert
+	}
 	a.cmd = exec.Command(bin, "-f", conf, "-DFOREGROUND")
 	a.cmd.Dir = dir
 	a.cmd.Stdout = a.out
@@ -296,7 +304,7 @@ func apacheConfig(a *Apache, o ApacheOptions) string {
 func (a *Apache) ready() bool {
 	c := &http.Client{
 		Timeout:   2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, GetClientCertificate: a.clientCert}, DisableKeepAlives: true},
 	}
 	resp, err := c.Get(a.URL + "/?itest-ready")
 	if err != nil {
@@ -305,6 +313,14 @@ func (a *Apache) ready() bool {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(a.Marker))
+}
+
+// clientCert presents readyCert (or none) to a server asking for one.
+func (a *Apache) clientCert(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if a.readyCert == nil {
+		return &tls.Certificate{}, nil
+	}
+	return a.readyCert, nil
 }
 
 // stop ends Apache with SIGTERM (it stops its children), then makes sure no

@@ -40,6 +40,14 @@ type Options struct {
 	// Name is put in the CAs' subject common names so that several CAs in
 	// one test can be told apart. Empty means "tlsfront test".
 	Name string
+	// Intermediates is the number of intermediate CAs between the root and
+	// the leaves, each signed by the one above. Zero means one.
+	Intermediates int
+	// CRLURL, when set, is the base of the CRL distribution points the CA
+	// certificates and leaves name: a certificate issued at level n (0 is
+	// the root, then the intermediates from the top) names CRLURL(n), the
+	// CRL its issuer publishes. Empty means no distribution points.
+	CRLURL string
 }
 
 // CA is a root certificate authority with one intermediate. Leaves are
@@ -48,8 +56,11 @@ type CA struct {
 	now      time.Time
 	root     *x509.Certificate
 	rootKey  crypto.Signer
-	inter    *x509.Certificate
+	inter    *x509.Certificate // the last intermediate: the issuer of leaves
 	interKey crypto.Signer
+	levels   []*x509.Certificate // root, then the intermediates from the top
+	keys     []crypto.Signer     // the keys of levels
+	crlURL   string
 	rootPath string
 	seq      atomic.Int64
 }
@@ -91,20 +102,34 @@ func New(t testing.TB, opts ...Options) *CA {
 	ca.root, _ = sign(t, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
 	ca.rootKey = rootKey
 
-	interKey := newKey(t, o.KeyType)
-	interTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(t),
-		Subject:               pkix.Name{CommonName: o.Name + " intermediate CA", Organization: []string{"tlsfront tests"}},
-		NotBefore:             now.Add(-caValidity),
-		NotAfter:              now.Add(caValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
+	ca.crlURL = o.CRLURL
+	ca.levels, ca.keys = []*x509.Certificate{ca.root}, []crypto.Signer{rootKey}
+	n := o.Intermediates
+	if n <= 0 {
+		n = 1
 	}
-	ca.inter, _ = sign(t, interTmpl, ca.root, interKey.Public(), rootKey)
-	ca.interKey = interKey
+	for i := 1; i <= n; i++ {
+		name := o.Name + " intermediate CA"
+		if n > 1 {
+			name = fmt.Sprintf("%s intermediate CA %d", o.Name, i)
+		}
+		interKey := newKey(t, o.KeyType)
+		interTmpl := &x509.Certificate{
+			SerialNumber:          randomSerial(t),
+			Subject:               pkix.Name{CommonName: name, Organization: []string{"tlsfront tests"}},
+			NotBefore:             now.Add(-caValidity),
+			NotAfter:              now.Add(caValidity),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+			MaxPathLen:            n - i,
+			MaxPathLenZero:        n == i,
+			CRLDistributionPoints: ca.crlPoints(i - 1),
+		}
+		cert, _ := sign(t, interTmpl, ca.levels[i-1], interKey.Public(), ca.keys[i-1])
+		ca.levels, ca.keys = append(ca.levels, cert), append(ca.keys, interKey)
+	}
+	ca.inter, ca.interKey = ca.levels[n], ca.keys[n]
 
 	ca.rootPath = filepath.Join(t.TempDir(), "root.pem")
 	writeFile(t, ca.rootPath, ca.RootPEM(), 0o644)
@@ -142,8 +167,35 @@ func (ca *CA) Pool() *x509.CertPool {
 // x509.VerifyOptions.Intermediates.
 func (ca *CA) IntermediatePool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(ca.inter)
+	for _, c := range ca.levels[1:] {
+		p.AddCert(c)
+	}
 	return p
+}
+
+// Intermediates returns the intermediate CAs from the issuer of leaves up to
+// the one the root signed: the order a client sends them in.
+func (ca *CA) Intermediates() []*x509.Certificate {
+	var out []*x509.Certificate
+	for i := len(ca.levels) - 1; i >= 1; i-- {
+		out = append(out, ca.levels[i])
+	}
+	return out
+}
+
+// crlPoints returns the distribution points of certificates issued at
+// level (nil without Options.CRLURL).
+func (ca *CA) crlPoints(level int) []string {
+	if ca.crlURL == "" {
+		return nil
+	}
+	return []string{ca.CRLURL(level)}
+}
+
+// CRLURL returns the distribution point of the CRL that the CA at level
+// publishes (0 is the root): Options.CRLURL + "/<level>.crl".
+func (ca *CA) CRLURL(level int) string {
+	return fmt.Sprintf("%s/%d.crl", strings.TrimSuffix(ca.crlURL, "/"), level)
 }
 
 // LeafOptions describes a leaf certificate. The zero value is a valid
@@ -173,12 +225,28 @@ type LeafOptions struct {
 	KeyFormat string
 	// SerialNumber is the certificate serial. Nil means a random 128-bit one.
 	SerialNumber *big.Int
+	// Subject replaces the subject name. Nil means CommonName: Names[0].
+	Subject *pkix.Name
+	// ClientAuth makes a client certificate: extended key usage clientAuth
+	// instead of serverAuth.
+	ClientAuth bool
+	// Emails are rfc822Name subject alternative names.
+	Emails []string
+	// CRLDistributionPoints replaces the distribution points of
+	// Options.CRLURL. Nil means those.
+	CRLDistributionPoints []string
+	// SelfSigned makes the leaf sign itself instead of the intermediate.
+	SelfSigned bool
+	// SignatureAlgorithm is the signature algorithm of the issuer. Zero
+	// means crypto/x509's default for the issuer's key.
+	SignatureAlgorithm x509.SignatureAlgorithm
 }
 
 // Leaf is an end-entity certificate with its key and chain.
 type Leaf struct {
 	t        testing.TB
 	ca       *CA
+	self     bool // self-signed: no chain
 	cert     *x509.Certificate
 	der      []byte
 	key      crypto.Signer
@@ -221,6 +289,18 @@ func (ca *CA) Leaf(t testing.TB, o LeafOptions) *Leaf {
 		BasicConstraintsValid: true,
 		OCSPServer:            o.OCSPServer,
 		IssuingCertificateURL: o.IssuingCertificateURL,
+		EmailAddresses:        o.Emails,
+		CRLDistributionPoints: o.CRLDistributionPoints,
+		SignatureAlgorithm:    o.SignatureAlgorithm,
+	}
+	if o.Subject != nil {
+		tmpl.Subject = *o.Subject
+	}
+	if o.ClientAuth {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	if tmpl.CRLDistributionPoints == nil && !o.SelfSigned {
+		tmpl.CRLDistributionPoints = ca.crlPoints(len(ca.levels) - 1)
 	}
 	if _, ok := key.(*rsa.PrivateKey); ok {
 		// Static RSA key exchange (TLS_RSA_* suites) needs keyEncipherment.
@@ -236,9 +316,13 @@ func (ca *CA) Leaf(t testing.TB, o LeafOptions) *Leaf {
 	if o.MustStaple {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, MustStapleExtension())
 	}
-	cert, der := sign(t, tmpl, ca.inter, key.Public(), ca.interKey)
+	parent, signer := ca.inter, ca.interKey
+	if o.SelfSigned {
+		parent, signer = tmpl, key
+	}
+	cert, der := sign(t, tmpl, parent, key.Public(), signer)
 	return &Leaf{
-		t: t, ca: ca, cert: cert, der: der, key: key, keyPEM: keyPEM,
+		t: t, ca: ca, self: o.SelfSigned, cert: cert, der: der, key: key, keyPEM: keyPEM,
 		keyType: o.KeyType, sequence: ca.seq.Add(1),
 	}
 }
@@ -264,30 +348,56 @@ func (l *Leaf) Cert() *x509.Certificate { return l.cert }
 func (l *Leaf) Key() crypto.Signer { return l.key }
 
 // Issuer returns the certificate that signed the leaf (the intermediate).
-func (l *Leaf) Issuer() *x509.Certificate { return l.ca.inter }
+func (l *Leaf) Issuer() *x509.Certificate {
+	if l.self {
+		return l.cert
+	}
+	return l.ca.inter
+}
 
 // IssuerKey returns the issuer's private key, for signing OCSP responses.
-func (l *Leaf) IssuerKey() crypto.Signer { return l.ca.interKey }
+func (l *Leaf) IssuerKey() crypto.Signer {
+	if l.self {
+		return l.key
+	}
+	return l.ca.interKey
+}
 
 // CA returns the authority that issued the leaf.
 func (l *Leaf) CA() *CA { return l.ca }
 
-// TLS returns the certificate as served: leaf then intermediate, with the
-// private key and Leaf set.
+// TLS returns the certificate as served: leaf then intermediates, with the
+// private key and Leaf set. A self-signed leaf comes alone.
 func (l *Leaf) TLS() tls.Certificate {
+	chain := [][]byte{l.der}
+	for _, c := range l.chain() {
+		chain = append(chain, c.Raw)
+	}
 	return tls.Certificate{
-		Certificate: [][]byte{l.der, l.ca.inter.Raw},
+		Certificate: chain,
 		PrivateKey:  l.key,
 		Leaf:        l.cert,
 	}
 }
 
+// chain returns the intermediates sent with the leaf.
+func (l *Leaf) chain() []*x509.Certificate {
+	if l.self {
+		return nil
+	}
+	return l.ca.Intermediates()
+}
+
 // CertPEM returns the leaf certificate alone in PEM form.
 func (l *Leaf) CertPEM() []byte { return certPEM(l.cert) }
 
-// ChainPEM returns the leaf followed by the intermediate, in PEM form.
+// ChainPEM returns the leaf followed by the intermediates, in PEM form.
 func (l *Leaf) ChainPEM() []byte {
-	return append(certPEM(l.cert), certPEM(l.ca.inter)...)
+	b := certPEM(l.cert)
+	for _, c := range l.chain() {
+		b = append(b, certPEM(c)...)
+	}
+	return b
 }
 
 // KeyPEM returns the private key in the PEM encoding asked for by
