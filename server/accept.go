@@ -93,10 +93,6 @@ func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 		}
 		delay = 0
 		g := d.take()
-		for !g.beginHandoff() { // replaced and draining since the load: its servers will take no more
-			g.release()
-			g = d.take()
-		}
 		accepted := time.Now()
 		var nc net.Conn = raw
 		if https && g.expectsProxyHeader(addrPort(raw.RemoteAddr()).Addr()) {
@@ -105,7 +101,6 @@ func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 		if g.clientLimit != nil { // the client the PROXY header names, once it is read
 			var ok bool
 			if nc, ok = g.clientLimit.Admit(nc); !ok {
-				g.endHandoff()
 				g.release() // refused and closed
 				continue
 			}
@@ -113,7 +108,6 @@ func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 		c := &conn{Conn: nc, gen: g, m: d.metrics, accepted: accepted}
 		if !https {
 			g.plain.servePlain(c)
-			g.endHandoff()
 			continue
 		}
 		d.handshakes.Add(1)
@@ -127,7 +121,6 @@ func (d *Daemon) acceptLoop(ln net.Listener, https bool) {
 func (d *Daemon) handshake(c *conn) {
 	defer d.handshakes.Done()
 	g := c.gen
-	defer g.endHandoff()
 	tc := tls.Server(c, d.tlsConfig)
 	c.tc = tc
 	d.metrics.ConnState(tc, http.StateNew)

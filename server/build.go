@@ -56,7 +56,7 @@ type buildEnv struct {
 // here, build returns one *config.Error listing all. If any step fails,
 // what the earlier ones started is closed, once, before build returns.
 func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Generation, err error) {
-	g := &Generation{cfg: cfg, logger: env.logger, done: make(chan struct{}), handedOff: make(chan struct{}), onClosed: env.onClosed,
+	g := &Generation{cfg: cfg, logger: env.logger, done: make(chan struct{}), onClosed: env.onClosed,
 		crls: map[int]*crl.Set{}}
 	g.refs.Store(1) // the caller's, until it publishes or closes it
 	defer func() {

@@ -21,11 +21,12 @@
 // config comes from the connection's Generation, not from a global) and
 // every request on that connection use it, whatever reloads happen
 // meanwhile. A Generation a reload replaced drains, as nginx's old workers
-// do: connections still in their handshake finish it and are served, each
-// request being served finishes, then its connection closes (HTTP/1.1:
-// Connection: close, idle ones at once; HTTP/2: GOAWAY), so the clients'
-// next requests meet the new configuration on new connections and nothing
-// is cut. When its last connection has closed, its ConnServers, stapler and
+// do: each request being served finishes, then its connection closes
+// (HTTP/1.1: Connection: close, idle ones at once; HTTP/2: GOAWAY), so the
+// clients' next requests meet the new configuration on new connections;
+// a connection still in its handshake is served one request (HTTP/1.1) or
+// turned away before any stream (HTTP/2 GOAWAY, which clients retry).
+// Nothing is cut. When its last connection has closed, its ConnServers, stapler and
 // ACME loops and idle backend connections are closed.
 //
 // # The seam for protocol engines
@@ -42,12 +43,17 @@
 // each *tls.Conn it is given (ServeConn) and closes it when done; the
 // accept path has counted it for the metrics and holds the Generation for
 // it until it is closed. It learns it must drain from Shutdown(ctx): at the
-// reload that replaced its Generation (ctx never ends: nothing may be cut)
-// and at SIGTERM (ctx ends at server.shutdown_timeout, then Close follows;
-// a Generation still draining from a reload gets this second call too). Draining means: serve the requests in flight and the
-// first request of a connection handed over but not yet read, answer them
-// so that the client does not reuse the connection (HTTP/1.1 Connection:
-// close; HTTP/2 GOAWAY, then the open streams), close idle connections,
-// return when all are closed. Close is also called once a replaced
-// Generation's last connection has closed, to free what is left.
+// reload that replaced its Generation (at once, in the background; ctx
+// never ends: nothing may be cut) and at SIGTERM (ctx ends at
+// server.shutdown_timeout, then Close follows; a Generation still draining
+// from a reload gets this second call too). Draining means: finish the
+// requests in flight, answer them so that the client does not reuse the
+// connection (HTTP/1.1 Connection: close; HTTP/2 GOAWAY, then the open
+// streams), close idle connections, return when all are closed. A
+// connection accepted just before the reload may still be handed over
+// (ServeConn) after Shutdown began: HTTP/1.1 serves its first request and
+// closes it, HTTP/2 sends GOAWAY with last stream 0 before any stream (as
+// proxy.H2Server does while draining), so the client retries on a new
+// connection. Close is also called once a replaced Generation's last
+// connection has closed, to free what is left.
 package server

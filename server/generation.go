@@ -30,8 +30,11 @@ type ConnServer interface {
 	// and was made with the Generation's TLS state; the ConnServer serves
 	// it with the same Generation's handler and limits. ServeConn may
 	// return at once and serve in the background: from the call on, c is
-	// the ConnServer's to close. Called after Shutdown began (at SIGTERM,
-	// for a handshake that outlasted the drain's wait), it closes c.
+	// the ConnServer's to close. Called after Shutdown began (a
+	// connection accepted just before a reload or SIGTERM, whose handshake
+	// ended after), it still treats c gracefully: HTTP/1.1 serves its first
+	// request and closes it, HTTP/2 sends GOAWAY before any stream, so the
+	// client retries elsewhere; after Close it just closes c.
 	ServeConn(c *tls.Conn, info ConnInfo)
 
 	// Shutdown drains: at the reload that replaced the Generation (ctx
@@ -107,13 +110,6 @@ type Generation struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed once close has finished
 	onClosed  func(*Generation)
-
-	// Connections between accept and their ConnServer (in their
-	// handshake), which a drain waits for.
-	handoffMu sync.Mutex
-	handoffs  int
-	draining  bool
-	handedOff chan struct{} // closed when draining and handoffs is 0
 }
 
 // builtSite is one [[site]] as built: its names, backend and certificates.
@@ -152,46 +148,17 @@ func (g *Generation) release() {
 	}
 }
 
-// beginHandoff registers a connection that took g at accept and is on its
-// way to a ConnServer (through its handshake). It fails once g drains: the
-// caller takes the current Generation instead.
-func (g *Generation) beginHandoff() bool {
-	g.handoffMu.Lock()
-	defer g.handoffMu.Unlock()
-	if g.draining {
-		return false
-	}
-	g.handoffs++
-	return true
-}
-
-// endHandoff: the connection is with its ConnServer, or closed.
-func (g *Generation) endHandoff() {
-	g.handoffMu.Lock()
-	defer g.handoffMu.Unlock()
-	g.handoffs--
-	if g.draining && g.handoffs == 0 {
-		close(g.handedOff)
-	}
-}
-
-// drain is what a reload does to the Generation it replaced: once the
-// connections still in their handshake have reached their ConnServer (on
-// this Generation), every ConnServer drains them, with no deadline: each
-// request being served finishes, then its connection closes (HTTP/1.1:
-// the response says Connection: close; idle connections close at once;
-// HTTP/2: GOAWAY, then the open streams), so every later request of those
-// clients meets the new Generation on a new connection. Nothing is cut. It
-// returns when every ConnServer has drained; the Generation itself is
-// closed when its last connection (a hijacked one too) has closed.
+// drain is what a reload does to the Generation it replaced: every
+// ConnServer drains, with no deadline: each request being served finishes,
+// then its connection closes (HTTP/1.1: the response says Connection:
+// close; idle connections close at once; HTTP/2: GOAWAY, then the open
+// streams), so every later request of those clients meets the new
+// Generation on a new connection; a connection still in its handshake is
+// handed over all the same and gets the same treatment (HTTP/1.1: its
+// first request is served; HTTP/2: GOAWAY before any stream). Nothing is
+// cut. It returns when every ConnServer has drained; the Generation itself
+// is closed when its last connection (a hijacked one too) has closed.
 func (g *Generation) drain() {
-	g.handoffMu.Lock()
-	g.draining = true
-	if g.handoffs == 0 {
-		close(g.handedOff)
-	}
-	g.handoffMu.Unlock()
-	<-g.handedOff
 	var wg sync.WaitGroup
 	for _, s := range g.connServers() {
 		wg.Add(1)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -108,6 +109,7 @@ func TestConnectionKeepsItsGeneration(t *testing.T) {
 			got, lk.serial(), oldSerial)
 	}
 
+	waitDraining(t, oldGen)
 	close(release)
 	resp, err := http.ReadResponse(h1.r, nil)
 	if err != nil {
@@ -128,4 +130,81 @@ func TestConnectionKeepsItsGeneration(t *testing.T) {
 		t.Errorf("a connection opened after the reload: %q with certificate %s, want the new backend and %s", body, serial, newSerial)
 	}
 	waitClosed(t, oldGen, "after its connections drained")
+}
+
+// waitDraining waits until every ConnServer of g has begun to drain (the
+// reload starts them in the background).
+func waitDraining(t *testing.T, g *Generation) {
+	t.Helper()
+	for _, cs := range g.connServers() {
+		s := cs.(*HTTPServer)
+		for deadline := time.Now().Add(5 * time.Second); !s.draining.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the replaced generation does not drain")
+			}
+		}
+	}
+}
+
+// TestLateHTTP2HandoffIsNotLost: an HTTP/2 connection accepted just before
+// a reload, whose handshake ends once the replaced Generation drains, is
+// turned away with GOAWAY before any stream, not dropped: the client's
+// request succeeds (on a new connection, with the new Generation).
+func TestLateHTTP2HandoffIsNotLost(t *testing.T) {
+	f := newFixture(t)
+	f.leaf(t, "site")
+	cfg := siteConfig{HTTPS: loopback(t), Backend: backend(t, "old"), Cert: "site"}
+	f.write(t, cfg)
+	d := f.start(t)
+	oldGen := d.cur.Load()
+	raw, err := net.Dial("tcp", cfg.HTTPS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); d.limiter.Open() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the accept loop did not take the connection")
+		}
+	}
+	cfg.Backend = backend(t, "new")
+	f.write(t, cfg)
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitDraining(t, oldGen)
+	h2 := oldGen.servers["h2"].(*HTTPServer)
+	for deadline := time.Now().Add(5 * time.Second); !h2.ln.isClosed(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replaced HTTP/2 server still takes connections")
+		}
+	}
+
+	tlsCfg := &tls.Config{ServerName: "localhost", RootCAs: f.ca.Pool(), NextProtos: []string{"h2"}}
+	first := true
+	tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: tlsCfg,
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c := raw // the connection accepted before the reload, then fresh ones
+			if !first {
+				var err error
+				if c, err = net.Dial(network, addr); err != nil {
+					return nil, err
+				}
+			}
+			first = false
+			tc := tls.Client(c, tlsCfg)
+			return tc, tc.HandshakeContext(ctx)
+		}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + cfg.HTTPS + "/late-h2")
+	if err != nil {
+		t.Fatalf("the request of the connection handed over after the drain began: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "new /late-h2" {
+		t.Errorf("answer %q, want the new backend's (the turned-away connection retried on a new one)", body)
+	}
+	if first {
+		t.Error("the transport never dialed: the test proves nothing")
+	}
 }

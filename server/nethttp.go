@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // HTTPServer is a ConnServer backed by net/http's http.Server, which is
@@ -23,6 +26,8 @@ type HTTPServer struct {
 	ln    *connListener
 	done  chan struct{} // closed when srv.Serve has returned
 	conns atomic.Int64  // HTTP/1.1 connections not yet closed or hijacked
+
+	draining atomic.Bool // Shutdown began
 }
 
 // NewHTTPServer starts srv, for HTTP/1.1 connections (and plain ones), on
@@ -33,8 +38,11 @@ func NewHTTPServer(srv *http.Server) *HTTPServer { return newHTTPServer(srv, fal
 // NewHTTP2Server is NewHTTPServer for connections that negotiated "h2".
 func NewHTTP2Server(srv *http.Server) *HTTPServer { return newHTTPServer(srv, true) }
 
-func newHTTPServer(srv *http.Server, http2 bool) *HTTPServer {
-	s := &HTTPServer{srv: srv, http2: http2, ln: newConnListener(), done: make(chan struct{})}
+func newHTTPServer(srv *http.Server, h2 bool) *HTTPServer {
+	s := &HTTPServer{srv: srv, http2: h2, ln: newConnListener(), done: make(chan struct{})}
+	if h2 {
+		s.ln.refuse = refuseHTTP2
+	}
 	srv.ConnState = func(_ net.Conn, st http.ConnState) {
 		switch st {
 		case http.StateNew:
@@ -58,14 +66,16 @@ func (s *HTTPServer) servePlain(c net.Conn) { s.ln.push(c) }
 
 // Shutdown drains. HTTP/2: http.Server.Shutdown, whose hook sends GOAWAY;
 // it is repeated every second, so that a connection that reached the
-// server just as the first one ran gets its GOAWAY too. HTTP/1.1: not
-// http.Server.Shutdown, which drops a request read after it began (the
-// first request of a connection handed over just before would be lost),
-// but keep-alives off: idle connections close now, each request being
-// served is answered with Connection: close, a connection's first request
-// is still served; then Shutdown waits until every connection is closed.
+// server just as the first one ran gets its GOAWAY too, and a connection
+// handed over later gets a GOAWAY of ours before any stream (refuseHTTP2).
+// HTTP/1.1: not http.Server.Shutdown, which drops a request read after it
+// began (the first request of a connection handed over just before would
+// be lost), but keep-alives off: idle connections close now, each request
+// being served is answered with Connection: close, a connection handed
+// over later still has its first request served; Shutdown returns when
+// every connection is closed.
 func (s *HTTPServer) Shutdown(ctx context.Context) error {
-	s.ln.Close() // no more connections: the accept path has handed over all it had
+	s.draining.Store(true)
 	if s.http2 {
 		for {
 			tctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -102,20 +112,40 @@ type connListener struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+	refuse func(net.Conn) // what becomes of a connection pushed once closed; nil closes it
 }
 
 func newConnListener() *connListener {
 	return &connListener{conns: make(chan net.Conn), closed: make(chan struct{})}
 }
 
-// push waits until the server takes c, or closes c if the listener is
+// push waits until the server takes c, or refuses c if the listener is
 // closed (the server was shut down or closed).
 func (l *connListener) push(c net.Conn) {
 	select {
 	case l.conns <- c:
 	case <-l.closed:
+		if l.refuse != nil {
+			l.refuse(c)
+			return
+		}
 		c.Close()
 	}
+}
+
+// refuseHTTP2 turns away an HTTP/2 connection the way a draining server
+// does (RFC 9113 §6.8): its SETTINGS, then GOAWAY with last stream 0, so
+// the client knows no stream was processed and retries elsewhere; then it
+// reads what the client sends until it closes (or a second passes) before
+// closing, so that the GOAWAY is not lost to a reset.
+func refuseHTTP2(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	fr := http2.NewFramer(c, nil)
+	if fr.WriteSettings() != nil || fr.WriteGoAway(0, http2.ErrCodeNo, nil) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, c)
 }
 
 func (l *connListener) Accept() (net.Conn, error) {
@@ -130,6 +160,15 @@ func (l *connListener) Accept() (net.Conn, error) {
 func (l *connListener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return nil
+}
+
+func (l *connListener) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // Addr is not a socket's: the connections come from the accept path.
