@@ -16,11 +16,17 @@ import (
 func SecureCookies(h http.Header) {
 	vs := h["Set-Cookie"]
 	for i, v := range vs {
-		if trimOWS(v) == "" || hasSecure(v) {
-			continue
-		}
-		vs[i] = strings.TrimRight(v, " \t;") + "; Secure"
+		vs[i] = SecureCookie(v)
 	}
+}
+
+// SecureCookie is SecureCookies for one Set-Cookie value: v with
+// "; Secure" appended unless it has the attribute or is empty.
+func SecureCookie(v string) string {
+	if trimOWS(v) == "" || hasSecure(v) {
+		return v
+	}
+	return strings.TrimRight(v, " \t;") + "; Secure"
 }
 
 // hasSecure reports whether a Set-Cookie value has the Secure attribute.

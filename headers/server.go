@@ -15,7 +15,7 @@ func HideBackendVersion(h http.Header) {
 	if len(vs) == 0 {
 		return
 	}
-	name := productName(vs[0])
+	name := ServerProduct(vs[0])
 	if name == "" {
 		delete(h, "Server")
 		return
@@ -24,9 +24,11 @@ func HideBackendVersion(h http.Header) {
 	h["Server"] = vs[:1]
 }
 
-// productName returns the product token at the start of a Server value
-// (RFC 9110 §10.2.4: product = token ["/" product-version]).
-func productName(v string) string {
+// ServerProduct is what HideBackendVersion keeps of a Server value: the
+// product token at its start (RFC 9110 §10.2.4: product = token ["/"
+// product-version]), "" when it does not start with one (the field is then
+// removed). Only the first Server field is kept; X-Powered-By is removed.
+func ServerProduct(v string) string {
 	v = trimOWS(v)
 	i := 0
 	for i < len(v) && isTchar(v[i]) {
