@@ -92,6 +92,16 @@ func (d *ChunkedDecoder) Decode(p []byte) (n int, data []byte, err error) {
 	return 0, nil, nil
 }
 
+// Unread gives back the last n bytes of the data the last Decode returned:
+// the next Decode returns them again (at the same offset of its p).
+func (d *ChunkedDecoder) Unread(n int) {
+	if n <= 0 {
+		return
+	}
+	d.left += int64(n)
+	d.state = stData
+}
+
 func (d *ChunkedDecoder) sizeLine(p []byte) (int, []byte, error) {
 	lf := bytes.IndexByte(p, '\n')
 	if lf < 0 || lf > MaxChunkLine+1 { // the same answer however p is cut

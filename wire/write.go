@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,5 +72,70 @@ func AppendStatusLine(dst []byte, status int, reason string) []byte {
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, reason...)
+	return append(dst, '\r', '\n')
+}
+
+// ResponseHead is the head of a response tlsfront sends a client over
+// HTTP/1.1, built from parsed values: the status line, Date, the message's
+// fields, then the framing and connection fields tlsfront decides.
+type ResponseHead struct {
+	Status int
+	// Reason is the backend's reason phrase; an empty or invalid one is
+	// replaced by the status's standard text.
+	Reason string
+	Date   []byte // the Date value (http.TimeFormat); nil sends none
+	// Fields are the message's fields, names and values as given (valid:
+	// they come from a parser). They must not hold framing or connection
+	// fields; a Trailer field is left out unless Chunked, since no
+	// trailers can follow.
+	Fields []Field
+	// ContentLength >= 0 is sent as Content-Length; -1 sends none.
+	ContentLength int64
+	Chunked       bool // Transfer-Encoding: chunked
+	Close         bool // Connection: close
+	KeepAlive     bool // Connection: keep-alive (to an HTTP/1.0 client that asked)
+}
+
+// Append appends the head, its final empty line included, to dst.
+func (h *ResponseHead) Append(dst []byte) []byte {
+	reason := h.Reason
+	if reason == "" || !ValidFieldValue(reason) {
+		reason = http.StatusText(h.Status)
+	}
+	dst = AppendStatusLine(dst, h.Status, reason)
+	if h.Date != nil {
+		dst = append(dst, "Date: "...)
+		dst = append(dst, h.Date...)
+		dst = append(dst, '\r', '\n')
+	}
+	for _, f := range h.Fields {
+		if !h.Chunked && len(f.Name) == 7 && EqualFold(f.Name, "trailer") {
+			continue
+		}
+		dst = AppendField(dst, f.Name, f.Value)
+	}
+	switch {
+	case h.ContentLength >= 0:
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, h.ContentLength, 10)
+		dst = append(dst, '\r', '\n')
+	case h.Chunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	switch {
+	case h.Close:
+		dst = append(dst, "Connection: close\r\n"...)
+	case h.KeepAlive:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, '\r', '\n')
+}
+
+// AppendInformational appends a 1xx response head (not 101) with fields.
+func AppendInformational(dst []byte, status int, fields []Field) []byte {
+	dst = AppendStatusLine(dst, status, http.StatusText(status))
+	for _, f := range fields {
+		dst = AppendField(dst, f.Name, f.Value)
+	}
 	return append(dst, '\r', '\n')
 }
