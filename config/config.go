@@ -105,6 +105,8 @@ type Proxy struct {
 	DialTimeout           Duration `toml:"dial_timeout"`            // TCP connect to the backend
 	ResponseHeaderTimeout Duration `toml:"response_header_timeout"` // backend's time to answer headers
 	MaxIdleConns          int      `toml:"max_idle_conns"`          // idle keep-alive connections per backend
+	MaxBackendConns       int      `toml:"max_backend_conns"`       // connections open per backend at once; 0 = no cap
+	QueueTimeout          Duration `toml:"queue_timeout"`           // longest wait for a backend connection past the cap (then 503)
 	MaxBodyBytes          int64    `toml:"max_body_bytes"`          // request body bytes; larger gets 413; 0 = unlimited
 	ReadTimeout           Duration `toml:"read_timeout"`            // longest pause within a backend response body; 0 disables
 	ClientBodyTimeout     Duration `toml:"client_body_timeout"`     // longest pause within a client's request body (408); 0 disables
@@ -204,6 +206,8 @@ func Defaults() Config {
 			DialTimeout:           Duration{5 * time.Second},
 			ResponseHeaderTimeout: Duration{60 * time.Second},
 			MaxIdleConns:          256,
+			MaxBackendConns:       128,
+			QueueTimeout:          Duration{30 * time.Second},
 			ReadTimeout:           Duration{60 * time.Second},
 			ClientBodyTimeout:     Duration{60 * time.Second},
 			SendTimeout:           Duration{60 * time.Second},

@@ -126,6 +126,10 @@ func (c *Config) validate() []Problem {
 	if c.Proxy.MaxIdleConns < 0 {
 		bad("proxy.max_idle_conns", "%d is negative (want 0 or more; 0 disables keep-alive to the backend)", c.Proxy.MaxIdleConns)
 	}
+	if c.Proxy.MaxBackendConns < 0 {
+		bad("proxy.max_backend_conns", "%d is negative (want 0 for no cap, or the most connections open to one backend at once)", c.Proxy.MaxBackendConns)
+	}
+	positive("proxy.queue_timeout", c.Proxy.QueueTimeout)
 	if c.Proxy.MaxBodyBytes < 0 {
 		bad("proxy.max_body_bytes", "%d is negative (want 0 for no limit, or the largest request body in bytes)", c.Proxy.MaxBodyBytes)
 	}

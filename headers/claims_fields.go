@@ -10,3 +10,8 @@ func ForwardingClaim(name string) bool {
 	_, ok := claimOf(name)
 	return ok
 }
+
+// SSLHeader reports whether a request header named name is one of the
+// X-SSL-* or X-HTTPS headers only tlsfront may send (RemoveSSLHeaders): an
+// engine working on a field list drops a client's copies by it.
+func SSLHeader(name string) bool { return isSSLHeader(name) }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -61,7 +60,8 @@ func newScriptedBackend(t *testing.T, answer func(conn int64, req *http.Request,
 						return
 					}
 					b.requests.Add(1)
-					_, _ = io.Copy(io.Discard, req.Body)
+					body, _ := io.ReadAll(req.Body) // whole, and still readable by answer
+					req.Body = io.NopCloser(bytes.NewReader(body))
 					more := answer(n, req, bw)
 					if bw.Flush() != nil || !more {
 						return
@@ -144,7 +144,7 @@ func TestBackendReuse(t *testing.T) {
 	if n := b.accepted.Load(); n != 1 {
 		t.Errorf("backend connections = %d for %d sequential requests, want 1", n, b.requests.Load())
 	}
-	// A request with a body takes http.Transport, and works as before.
+	// A request with a body takes the same connection.
 	req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("body"))
 	req.Host = "a.example"
 	res, err := srv.Client().Do(req)
@@ -154,6 +154,9 @@ func TestBackendReuse(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Errorf("POST: %d", res.StatusCode)
+	}
+	if n := b.accepted.Load(); n != 1 {
+		t.Errorf("backend connections = %d after a POST, want 1", n)
 	}
 }
 
@@ -351,31 +354,10 @@ func TestBackendPoolLimit(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	h.backend.mu.Lock()
-	n := 0
-	for _, conns := range h.backend.idle {
-		n += len(conns)
-	}
-	h.backend.mu.Unlock()
+	_, n, _ := h.backend.pool(u.Host).counts()
 	if n == 0 || n > 4 {
 		t.Errorf("idle backend connections = %d, want 1..4", n)
 	}
-}
-
-// useTransport routes every site of h through http.Transport alone: the
-// reference the backend client is held to.
-func useTransport(h *Handler) {
-	for i := range h.sites {
-		h.sites[i].rp.Transport = timedTransport{h.transport}
-	}
-}
-
-var impls = []struct {
-	name  string
-	setup func(*Handler)
-}{
-	{"http.Transport", useTransport},
-	{"backendClient", func(*Handler) {}},
 }
 
 const stray = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
@@ -386,12 +368,9 @@ const stray = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
 // 4 KiB is read straight from the socket (bufio passes large reads
 // through), so the surplus is still in the kernel, not in the buffer, when
 // the connection goes back to the pool: the peek before reuse finds it.
-//
-// (backendClient only: http.Transport has a narrower race here, between
-// pooling the connection and its read loop's Peek, and loses it at times.)
 func TestBackendStrayBytesAfterLargeBody(t *testing.T) {
-	for _, impl := range impls[1:] {
-		t.Run(impl.name, func(t *testing.T) {
+	for _, name := range []string{"backendClient"} {
+		t.Run(name, func(t *testing.T) {
 			b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
 				if req.URL.Path == "/big" {
 					body := strings.Repeat("b", 8192)
@@ -404,7 +383,6 @@ func TestBackendStrayBytesAfterLargeBody(t *testing.T) {
 				return true
 			})
 			h := newHandler(t, b.URL())
-			impl.setup(h)
 			srv, client := serveTLS(t, h)
 			if s, body := do(t, client, "GET", srv.URL+"/big"); s != 200 || len(body) != 8192 {
 				t.Fatalf("GET /big: %d, %d bytes", s, len(body))
@@ -430,8 +408,8 @@ func TestBackendUnsolicitedWhileIdle(t *testing.T) {
 		{"late surplus", stray, false},
 		{"408 before closing", "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true},
 	} {
-		for _, impl := range impls {
-			t.Run(tc.name+"/"+impl.name, func(t *testing.T) {
+		{
+			t.Run(tc.name, func(t *testing.T) {
 				b := newScriptedBackend(t, func(conn int64, req *http.Request, w *bufio.Writer) bool {
 					okResponse(w, fmt.Sprint("conn ", conn))
 					w.Flush()
@@ -445,7 +423,6 @@ func TestBackendUnsolicitedWhileIdle(t *testing.T) {
 					return false
 				})
 				h := newHandler(t, b.URL())
-				impl.setup(h)
 				srv, client := serveTLS(t, h)
 				if s, body := do(t, client, "GET", srv.URL+"/"); s != 200 || body != "conn 1" {
 					t.Fatalf("first: %d %q", s, body)
@@ -459,56 +436,11 @@ func TestBackendUnsolicitedWhileIdle(t *testing.T) {
 	}
 }
 
-// A request whose context is already done (the client left between
-// ServeHTTP and RoundTrip) does not reach the backend, and the pooled
-// connection is kept.
-func TestBackendCanceledRequestNotSent(t *testing.T) {
-	for _, impl := range []string{"http.Transport", "backendClient"} {
-		t.Run(impl, func(t *testing.T) {
-			b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
-				okResponse(w, "ok")
-				return true
-			})
-			h := newHandler(t, b.URL())
-			var rt http.RoundTripper = h.backend
-			if impl == "http.Transport" {
-				rt = h.transport
-			}
-			send := func(ctx context.Context) (*http.Response, error) {
-				req, _ := http.NewRequestWithContext(ctx, "GET", b.URL()+"/", nil)
-				req.Host = "a.example"
-				req.Header.Set("User-Agent", "")
-				return rt.RoundTrip(req)
-			}
-			res, err := send(context.Background()) // leaves a pooled connection
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			before := b.requests.Load()
-			res, err = send(ctx)
-			if err == nil {
-				res.Body.Close()
-			}
-			time.Sleep(50 * time.Millisecond) // let the backend read what it got
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
-			}
-			if n := b.requests.Load() - before; n != 0 {
-				t.Errorf("a request whose client had already gone reached the backend (%d request)", n)
-			}
-		})
-	}
-}
-
 // HTTP/1.0 answers with and without keep-alive, close-delimited bodies and
 // trailers come through as with http.Transport.
 func TestBackendFramingParity(t *testing.T) {
-	for _, impl := range impls {
-		t.Run(impl.name, func(t *testing.T) {
+	{
+		{
 			b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
 				switch req.URL.Path {
 				case "/10close":
@@ -527,7 +459,6 @@ func TestBackendFramingParity(t *testing.T) {
 				return true
 			})
 			h := newHandler(t, b.URL())
-			impl.setup(h)
 			srv, _ := serveTLS(t, h)
 			for _, nc := range testClients(t, srv, 5*time.Second) {
 				for _, p := range []string{"/10close", "/", "/10ka", "/", "/eof", "/"} {
@@ -552,15 +483,15 @@ func TestBackendFramingParity(t *testing.T) {
 				}
 			}
 			t.Logf("backend connections: %d", b.accepted.Load())
-		})
+		}
 	}
 }
 
 // The client leaving while the backend has not answered: 499, as with
 // http.Transport.
 func TestBackendClientGone499(t *testing.T) {
-	for _, impl := range impls {
-		t.Run(impl.name, func(t *testing.T) {
+	for _, name := range []string{"h1", "h2"} {
+		t.Run(name, func(t *testing.T) {
 			b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
 				if req.URL.Path == "/slow" {
 					time.Sleep(250 * time.Millisecond)
@@ -569,10 +500,11 @@ func TestBackendClientGone499(t *testing.T) {
 				return true
 			})
 			h := newHandler(t, b.URL())
-			impl.setup(h) // before SetLimits, which wraps the transport
 			h.SetLimits(Limits{ReadTimeout: time.Second})
 			status := make(chan int, 4)
-			srv, client := serveTLS(t, Observe(h, func(e *Entry) { status <- e.Status }))
+			h.opts.Observe = func(e *Entry) { status <- e.Status }
+			srv, _ := serveTLS(t, h)
+			client := testClients(t, srv, 5*time.Second)[map[string]int{"h1": 0, "h2": 1}[name]].client
 			do(t, client, "GET", srv.URL+"/") // pooled connection
 			<-status
 			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
@@ -590,89 +522,6 @@ func TestBackendClientGone499(t *testing.T) {
 	}
 }
 
-// rawBackend records the raw bytes of each request head it gets and answers
-// every one with a fixed keep-alive response.
-func rawBackend(t *testing.T) (string, func() []string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var heads []string
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var buf []byte
-				tmp := make([]byte, 4096)
-				for {
-					n, err := c.Read(tmp)
-					if err != nil {
-						return
-					}
-					buf = append(buf, tmp[:n]...)
-					for {
-						i := bytes.Index(buf, []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						mu.Lock()
-						heads = append(heads, string(buf[:i+4]))
-						mu.Unlock()
-						buf = buf[i+4:]
-						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return "http://" + ln.Addr().String(), func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), heads...)
-	}
-}
-
-// What reaches the backend is byte for byte what http.Transport sends, for
-// GET, HEAD and OPTIONS from HTTP/1.1 and HTTP/2 clients.
-func TestBackendWireIdentical(t *testing.T) {
-	got := map[string][]string{}
-	for _, impl := range impls {
-		url, heads := rawBackend(t)
-		h := newHandler(t, url)
-		impl.setup(h)
-		srv, _ := serveTLS(t, h)
-		for _, nc := range testClients(t, srv, 5*time.Second) {
-			for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
-				req, _ := http.NewRequest(m, srv.URL+"/p?q=1", nil)
-				req.Host = "a.example"
-				req.Header.Set("Accept-Encoding", "gzip")
-				if m == "OPTIONS" {
-					req.Header.Set("Content-Length", "0")
-				}
-				res, err := nc.client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res.Body.Close()
-			}
-		}
-		for _, hd := range heads() {
-			// the client port differs per run
-			got[impl.name] = append(got[impl.name], strings.ReplaceAll(hd, url, ""))
-		}
-	}
-	a, b := got["http.Transport"], got["backendClient"]
-	if strings.Join(a, "") != strings.Join(b, "") {
-		t.Errorf("wire differs:\nTransport:\n%q\nbackendClient:\n%q", a, b)
-	}
-}
-
 // An idle connection the backend closes is closed here too within
 // sweepEvery, with no request to find it: no socket lingers half-closed.
 func TestBackendSweep(t *testing.T) {
@@ -686,12 +535,7 @@ func TestBackendSweep(t *testing.T) {
 		t.Fatalf("GET: %d %q", s, body)
 	}
 	idle := func() int {
-		h.backend.mu.Lock()
-		defer h.backend.mu.Unlock()
-		n := 0
-		for _, conns := range h.backend.idle {
-			n += len(conns)
-		}
+		_, n, _ := h.backend.pool(b.ln.Addr().String()).counts()
 		return n
 	}
 	if idle() != 1 {

@@ -2,12 +2,15 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,45 +18,149 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"tlsfront/internal/testca"
+	"tlsfront/wire"
 )
 
-// benchBackend is a stand-in for Apache answering "ok\n" with the headers
-// a legacy PHP site sends.
-func benchBackend(b *testing.B) *url.URL {
+// benchResponse is what a legacy PHP site's Apache answers.
+const benchResponse = "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nServer: Apache/2.2.22 (Debian) PHP/5.4.45\r\n" +
+	"X-Powered-By: PHP/5.4.45\r\nSet-Cookie: PHPSESSID=0123456789abcdef; path=/; HttpOnly\r\nContent-Length: 3\r\n" +
+	"Keep-Alive: timeout=5, max=100\r\nConnection: Keep-Alive\r\nContent-Type: text/plain\r\n\r\nok\n"
+
+// benchBackend is a stand-in for Apache that allocates next to nothing per
+// request, so that the benchmarks count tlsfront's allocations: it reads
+// request heads (bodiless requests only) and answers each with
+// benchResponse.
+func benchBackend(b testing.TB) *url.URL {
 	b.Helper()
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Server"] = []string{"Apache/2.2.22 (Debian) PHP/5.4.45"}
-		h["X-Powered-By"] = []string{"PHP/5.4.45"}
-		h["Set-Cookie"] = []string{"PHPSESSID=0123456789abcdef; path=/; HttpOnly"}
-		h["Content-Type"] = []string{"text/plain"}
-		_, _ = io.WriteString(w, "ok\n")
-	}))
-	b.Cleanup(backend.Close)
-	u, _ := url.Parse(backend.URL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 16<<10)
+				n := 0
+				for {
+					k, err := c.Read(buf[n:])
+					if err != nil {
+						return
+					}
+					n += k
+					for {
+						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						if _, err := io.WriteString(c, benchResponse); err != nil {
+							return
+						}
+						n = copy(buf, buf[i+4:n])
+					}
+				}
+			}()
+		}
+	}()
+	b.Cleanup(func() { ln.Close() })
+	u, _ := url.Parse("http://" + ln.Addr().String())
 	return u
 }
 
-func benchHandler(b *testing.B, backend *url.URL) *Handler {
+func benchHandler(b testing.TB, backend *url.URL) *Handler {
 	b.Helper()
 	h, err := New(Options{
-		Sites: []Site{{Backend: backend, Set: http.Header{"X-Frame-Options": {"SAMEORIGIN"}}}},
-		Route: route, HSTS: hsts, HTTPSPort: 443, MaxIdleConns: 64,
+		Sites: []Site{{Name: "a.example", Backend: backend, Set: http.Header{"X-Frame-Options": {"SAMEORIGIN"}}}},
+		Route: route, HSTS: hsts, HTTPSPort: 443, MaxIdleConns: 64, MaxBackendConns: 128,
 		RewriteRedirects: true, SecureCookies: true, HideBackendVersion: true, Logger: zerolog.Nop(),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
+	h.SetLimits(Limits{ReadTimeout: time.Minute, ClientBodyTimeout: time.Minute, SendTimeout: time.Minute})
+	h.SetObserve(func(*Entry) {})
 	b.Cleanup(h.Close)
 	return h
 }
 
-// discardWriter is a ResponseWriter that keeps nothing, so the benchmark
-// counts the proxy's allocations and not a recorder's.
+// discardSink is a ResponseSink that keeps nothing.
+type discardSink struct{ status int }
+
+func (s *discardSink) SetTimeouts(send, body time.Duration)         {}
+func (s *discardSink) Inform(status int, fields []wire.Field) error { return nil }
+func (s *discardSink) WriteHead(status int, reason string, fields []wire.Field, length int64) error {
+	s.status = status
+	return nil
+}
+func (s *discardSink) Write(p []byte) (int, error)        { return len(p), nil }
+func (s *discardSink) Flush() error                       { return nil }
+func (s *discardSink) Finish(trailers []wire.Field) error { return nil }
+func (s *discardSink) Abort()                             {}
+func (s *discardSink) CloseAfter()                        {}
+func (s *discardSink) Watch(func())                       {}
+func (s *discardSink) Unwatch() bool                      { return false }
+
+// browserFields are a desktop browser's fields, as the H1 engine hands them
+// to the path.
+var browserFields = []wire.Field{
+	{Name: "User-Agent", Value: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+	{Name: "Accept", Value: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+	{Name: "Accept-Language", Value: "en-US,en;q=0.5"},
+	{Name: "Accept-Encoding", Value: "gzip, deflate, br, zstd"},
+	{Name: "Referer", Value: "https://a.example/"},
+	{Name: "Connection", Value: "keep-alive"},
+	{Name: "Cookie", Value: "PHPSESSID=0123456789abcdef0123456789; lang=en"},
+	{Name: "Upgrade-Insecure-Requests", Value: "1"},
+}
+
+// BenchmarkServe is one proxied request through the request path
+// (Handler.Serve, as the engines call it) to a backend over a reused
+// keep-alive connection: routing, the request rebuilt, the backend round
+// trip, the response's fields rewritten, the access-log entry.
+func BenchmarkServe(b *testing.B) {
+	h := benchHandler(b, benchBackend(b))
+	ci := &ConnInfo{Remote: netipAddrPortMust("192.0.2.7:50000"), TLS: &tls.ConnectionState{ServerName: "a.example", Version: tls.VersionTLS13}}
+	r := &Request{Method: "GET", Authority: "a.example", Target: "/index.php?id=1", Proto: "HTTP/1.1", Fields: browserFields, Conn: ci}
+	s := &discardSink{}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Start = time.Now()
+		h.Serve(s, r)
+		if s.status != http.StatusOK {
+			b.Fatalf("status %d", s.status)
+		}
+	}
+}
+
+// BenchmarkServeHTTP is the same request through ServeHTTP, as net/http's
+// HTTP/2 server hands it over (the header map and ResponseWriter adapted).
+func BenchmarkServeHTTP(b *testing.B) {
+	h := benchHandler(b, benchBackend(b))
+	req := httptest.NewRequest("GET", "https://a.example/index.php?id=1", nil)
+	req.RemoteAddr = "192.0.2.7:50000"
+	req.TLS = &tls.ConnectionState{ServerName: "a.example", Version: tls.VersionTLS13}
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing.
 type discardWriter struct {
 	h      http.Header
 	status int
@@ -63,76 +170,81 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 
-// BenchmarkServeHTTP is one proxied request through the Handler (and the
-// access-log Observe wrapper) to an httptest backend over a reused
-// keep-alive connection: routing, Rewrite, the transport round trip and
-// the response header rewriting.
-func BenchmarkServeHTTP(b *testing.B) {
+// BenchmarkH1 is one proxied keep-alive request through the HTTP/1.1
+// engine, without TLS (a plain TCP connection into serveConn), client
+// included: the engine's allocations per request, and its time.
+func BenchmarkH1(b *testing.B) {
 	h := benchHandler(b, benchBackend(b))
-	observed := Observe(h, func(*Entry) {})
-	for _, c := range []struct {
-		name string
-		h    http.Handler
-	}{{"handler", h}, {"observed", observed}} {
-		b.Run(c.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "https://a.example/index.php?id=1", nil)
-			req.RemoteAddr = "192.0.2.7:50000"
-			req.TLS = &tls.ConnectionState{ServerName: "a.example", Version: tls.VersionTLS13}
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				w.status = 0
-				c.h.ServeHTTP(w, req)
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
-				}
+	e := NewH1(H1Options{Server: h, Logger: zerolog.Nop()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-		})
+			go e.serveConn(c.(*net.TCPConn), ConnInfo{})
+		}
+	}()
+	b.Cleanup(func() { ln.Close(); _ = e.Shutdown(context.Background()) })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /index.php?id=1 HTTP/1.1\r\nHost: a.example\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate, br, zstd\r\nReferer: https://a.example/\r\nConnection: keep-alive\r\n" +
+		"Cookie: PHPSESSID=0123456789abcdef0123456789; lang=en\r\nUpgrade-Insecure-Requests: 1\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for { // the response ends with the 3-byte body "ok\n"
+			k, err := c.Read(buf[n:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += k
+			if n >= 3 && string(buf[n-3:n]) == "ok\n" {
+				break
+			}
+		}
+		if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200 ")) {
+			b.Fatalf("response %q", buf[:n])
+		}
 	}
 }
 
-// BenchmarkModifyResponse is the response header rewriting a legacy
-// backend's answer gets: ours replace the backend's, Location, cookies and
-// the version banner.
-func BenchmarkModifyResponse(b *testing.B) {
+// BenchmarkResponseFields is the rewriting of a legacy Apache answer's
+// fields: ours replace the backend's, Location, cookies and the banner.
+func BenchmarkResponseFields(b *testing.B) {
 	h := benchHandler(b, &url.URL{Scheme: "http", Host: "127.0.0.1:8080"})
-	req := httptest.NewRequest("GET", "https://a.example/dir", nil)
-	cases := []struct {
-		name   string
-		header func() http.Header
-	}{
-		{"redirect and cookies", func() http.Header {
-			return http.Header{
-				"Location":                  {"http://a.example/dir/"},
-				"Set-Cookie":                {"PHPSESSID=0123456789abcdef; path=/; HttpOnly", "t=1; Secure"},
-				"Server":                    {"Apache/2.2.22 (Debian) PHP/5.4.45"},
-				"X-Powered-By":              {"PHP/5.4.45"},
-				"Strict-Transport-Security": {"max-age=1"},
-				"Content-Type":              {"text/html"},
-			}
-		}},
-		{"plain page", func() http.Header {
-			return http.Header{"Server": {"Apache"}, "Content-Type": {"text/html"}, "Content-Length": {"3"}}
-		}},
+	x := &exchange{h: h, st: &h.sites[0], r: &Request{Authority: "a.example"}}
+	head := "HTTP/1.1 301 Moved Permanently\r\nLocation: http://a.example/dir/\r\n" +
+		"Set-Cookie: PHPSESSID=0123456789abcdef; path=/; HttpOnly\r\nSet-Cookie: t=1; Secure\r\n" +
+		"Server: Apache/2.2.22 (Debian) PHP/5.4.45\r\nX-Powered-By: PHP/5.4.45\r\nStrict-Transport-Security: max-age=1\r\n" +
+		"Content-Type: text/html\r\nContent-Length: 0\r\n\r\n"
+	if _, err := x.res.Parse(head); err != nil {
+		b.Fatal(err)
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				res := &http.Response{Header: c.header(), Request: req}
-				b.StartTimer()
-				_ = h.modifyResponse(res, &h.sites[0])
-			}
-		})
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = x.responseFields(true)
 	}
 }
 
-// serveBenchTLS serves h with NewServer's settings on a TLS listener on
-// 127.0.0.1, as cmd/tlsfront does, and returns its address and a client
+// serveBenchTLS serves h as tlsfront does (TLSServer: the H1 engine,
+// net/http for HTTP/2) on 127.0.0.1, and returns its address and a client
 // config trusting it.
-func serveBenchTLS(b *testing.B, h http.Handler) (string, *tls.Config) {
+func serveBenchTLS(b *testing.B, h *Handler) (string, *tls.Config) {
 	b.Helper()
 	ca := testca.New(b)
 	leaf := ca.Leaf(b, testca.LeafOptions{Names: []string{"a.example"}})
@@ -140,18 +252,22 @@ func serveBenchTLS(b *testing.B, h http.Handler) (string, *tls.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := NewServer(h, ServerOptions{Logger: zerolog.Nop()})
-	tlsLn := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{leaf.TLS()}, NextProtos: []string{"h2", "http/1.1"}})
-	go func() { _ = srv.Serve(tlsLn) }()
-	b.Cleanup(func() { _ = srv.Close() })
+	s := &TLSServer{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf.TLS()}, NextProtos: []string{"h2", "http/1.1"}},
+		H1:        NewH1(H1Options{Server: h, Logger: zerolog.Nop()}),
+		H2:        NewServer(h, ServerOptions{Logger: zerolog.Nop()}),
+	}
+	go func() { _ = s.Serve(ln) }()
+	b.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "a.example"}
 }
 
-// BenchmarkProxyTLS is the whole path as a client sees it: TLS, the
-// http.Server (HTTP/1.1 keep-alive or HTTP/2), the Handler and the backend.
-// The client's own cost is included, so compare runs, not the absolute.
+// BenchmarkProxyTLS is the whole path as a client sees it: TLS, the H1
+// engine (HTTP/1.1 keep-alive) or net/http's HTTP/2 server, the request
+// path and the backend. The client's own cost is included, so compare
+// runs, not the absolute.
 func BenchmarkProxyTLS(b *testing.B) {
-	addr, clientTLS := serveBenchTLS(b, Observe(benchHandler(b, benchBackend(b)), func(*Entry) {}))
+	addr, clientTLS := serveBenchTLS(b, benchHandler(b, benchBackend(b)))
 	for _, proto := range []string{"h1", "h2"} {
 		b.Run(proto, func(b *testing.B) {
 			tr := &http.Transport{TLSClientConfig: clientTLS.Clone(), MaxIdleConnsPerHost: 64, Protocols: new(http.Protocols)}
@@ -191,10 +307,13 @@ func BenchmarkProxyTLS(b *testing.B) {
 // side is counted. Reported as heap_B/conn and stack_B/conn.
 func BenchmarkIdleConn(b *testing.B) {
 	const conns = 1000
-	addr, _ := serveBenchTLS(b, Observe(benchHandler(b, benchBackend(b)), func(*Entry) {}))
+	addr, _ := serveBenchTLS(b, benchHandler(b, benchBackend(b)))
 	measure := func() (heap, stack uint64) {
-		runtime.GC()
-		runtime.GC()
+		// Each GC shrinks an idle goroutine's stack by half at most, as
+		// the many GCs of a long idle time would.
+		for range 6 {
+			runtime.GC()
+		}
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc, m.StackInuse
@@ -259,3 +378,5 @@ func TestIdleClients(t *testing.T) {
 		c.Close()
 	}
 }
+
+func netipAddrPortMust(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

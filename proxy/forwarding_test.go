@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -70,7 +71,7 @@ func TestNamedClientBadHeader(t *testing.T) {
 }
 
 // forwardingStack is the real request path: TCP listener, PROXY protocol
-// (every peer is a balancer), TLS, NewServer, Observe and Handler, in front
+// (every peer is a balancer), TLS, the engines and the Handler, in front
 // of a backend that records the headers it receives.
 type forwardingStack struct {
 	addr string
@@ -134,14 +135,21 @@ func startForwardingStack(t *testing.T) *forwardingStack {
 	}
 	leaf := s.ca.Leaf(t, testca.LeafOptions{})
 	cert := leaf.TLS()
-	srv := NewServer(Observe(h, func(e *Entry) {
+	h.SetObserve(func(e *Entry) {
+		c := *e
 		s.mu.Lock()
-		s.entries[e.Request.URL.Path] = e
+		s.entries[e.Path()] = &c
 		s.mu.Unlock()
-	}), ServerOptions{Logger: zerolog.Nop()})
+	})
+	srv := &TLSServer{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		H1:        NewH1(H1Options{Server: h, Logger: zerolog.Nop()}),
+		H2:        NewServer(h, ServerOptions{Logger: zerolog.Nop()}),
+		Trusted:   trusted,
+	}
 	pl := ProxyProtocolListener(ln, trusted, 5*time.Second)
-	go srv.Serve(tls.NewListener(pl, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}))
-	t.Cleanup(func() { srv.Close() })
+	go srv.Serve(pl)
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	s.addr = ln.Addr().String()
 	return s
 }

@@ -100,40 +100,39 @@ func FuzzForwardedFraming(f *testing.F) {
 		f.Fatal(err)
 	}
 	var dialed atomic.Int64
-	dial := h.transport.DialContext
-	h.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
+	dial := h.backend.opts.dial
+	h.backend.opts.dial = func(network, addr string) (net.Conn, error) {
+		c, err := dial(network, addr)
 		if err == nil {
 			dialed.Add(1)
 		}
 		return c, err
 	}
 	h.SetLimits(Limits{MaxBodyBytes: 4 << 10, ReadTimeout: time.Second})
-	var forwarded, gone, inflight atomic.Int64
-	observed := Observe(h, func(e *Entry) {
+	var forwarded, gone atomic.Int64
+	h.opts.Observe = func(e *Entry) {
 		if e.Backend >= 0 {
 			forwarded.Add(1)
 		}
 		if e.Status == 499 {
 			gone.Add(1)
 		}
-	})
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			inflight.Add(1)
-			defer inflight.Add(-1)
-			observed.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: time.Second,
-		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          newStdLogger(zerolog.Nop(), zerolog.DebugLevel),
 	}
+	engine := NewH1(H1Options{Server: h, ReadHeaderTimeout: time.Second, MaxHeaderBytes: 8 << 10, Logger: zerolog.Nop()})
 	front, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)
 	}
-	go srv.Serve(front)
-	f.Cleanup(func() { srv.Close(); h.Close() })
+	go func() {
+		for {
+			c, err := front.Accept()
+			if err != nil {
+				return
+			}
+			go engine.serveConn(c.(*net.TCPConn), ConnInfo{})
+		}
+	}()
+	f.Cleanup(func() { front.Close(); _ = engine.Shutdown(context.Background()); h.Close() })
 
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fwd0, parsed0, broken0, gone0 := forwarded.Load(), b.parsed.Load(), b.broken.Load(), gone.Load()
@@ -154,7 +153,7 @@ func FuzzForwardedFraming(f *testing.F) {
 			}
 		}
 		c.Close()
-		for deadline := time.Now().Add(2 * time.Second); inflight.Load() > 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(2 * time.Second); engine.Open() > 0 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 		b.idle(&dialed)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,20 +17,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"tlsfront/internal/itest"
 )
-
-// verifyNoLeaks checks, after every other clean-up of the test, that no
-// goroutine it started is left.
-func verifyNoLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
 
 // countingListener counts the Accept calls that returned a connection.
 type countingListener struct {
@@ -45,14 +35,6 @@ func (c *countingListener) Accept() (net.Conn, error) {
 		c.accepted.Add(1)
 	}
 	return conn, err
-}
-
-// closedByPeer reports whether the server closed c within 5 s.
-func closedByPeer(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 func TestConnLimiter(t *testing.T) {
@@ -172,12 +154,12 @@ func TestConnLimiter(t *testing.T) {
 }
 
 // limitsHandler is a Handler with l in front of backend.
-func limitsHandler(t *testing.T, backend string, l Limits, logger zerolog.Logger) http.Handler {
+func limitsHandler(t *testing.T, backend string, l Limits, logger zerolog.Logger) *Handler {
 	t.Helper()
 	h := newHandler(t, backend)
 	h.opts.Logger = logger
 	h.SetLimits(l)
-	return Observe(h, func(*Entry) {})
+	return h
 }
 
 // namedClient is a client of a test server and the protocol it speaks.
@@ -188,7 +170,7 @@ type namedClient struct {
 
 // testClients returns clients of srv speaking HTTP/1.1 ("h1") and HTTP/2
 // ("h2"), each giving up after timeout.
-func testClients(t *testing.T, srv *httptest.Server, timeout time.Duration) []namedClient {
+func testClients(t *testing.T, srv *testServer, timeout time.Duration) []namedClient {
 	h1 := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	t.Cleanup(h1.CloseIdleConnections)
 	h2 := srv.Client()
@@ -342,7 +324,7 @@ func TestReadTimeout(t *testing.T) {
 }
 
 func TestUpgradeWithLimits(t *testing.T) {
-	checkWebSocketEcho(t, func(backend string) http.Handler {
+	checkWebSocketEcho(t, func(backend string) *Handler {
 		return limitsHandler(t, backend, Limits{MaxBodyBytes: 10, ReadTimeout: time.Second}, zerolog.Nop())
 	})
 }
@@ -659,11 +641,7 @@ func TestSendTimeoutHTTP2Socket(t *testing.T) {
 	h := newHandler(t, backend.URL)
 	h.opts.ResponseHeaderTimeout = 5 * time.Second
 	h.SetLimits(Limits{SendTimeout: timeout})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = NewServer(h, ServerOptions{WriteByteTimeout: timeout})
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, _ := serveTLSWith(t, h, ServerOptions{WriteByteTimeout: timeout, Logger: zerolog.Nop()})
 
 	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })

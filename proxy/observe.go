@@ -1,11 +1,10 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,33 +15,65 @@ import (
 	"tlsfront/headers"
 )
 
-// Entry describes one finished request, for the access log and metrics.
+// Entry describes one finished request, for the access log and metrics. It
+// is written in one place per listener: the request path (Handler.Serve and
+// ServeError) on HTTPS, Observe on the plain listener.
 type Entry struct {
-	Request  *http.Request
-	Start    time.Time
-	Site     int           // index into Options.Sites; -1 on the plain listener
-	Status   int           // final status sent (200 when the handler wrote no header)
+	Start  time.Time
+	Site   string     // the name of the site that answered; "" on the plain listener
+	Client netip.Addr // the client's address (the PROXY protocol's when trusted)
+	// Method, Host (the validated authority), Target (origin-form, query
+	// included) and Proto of the request; Method and Target are "" for a
+	// request refused before it could be parsed.
+	Method, Host, Target, Proto string
+	Referer, UserAgent          string
+	TLSVersion, CipherSuite     uint16 // 0 on plain HTTP
+	// ClientCert is the client certificate's subject, raw DER, when the
+	// client sent one ([site.client_auth]); nil otherwise.
+	ClientCert []byte
+
+	Status   int           // final status sent; 499 when the client left first
 	Bytes    int64         // response body bytes written
-	Duration time.Duration // until the handler returned
-	Backend  time.Duration // until the backend's response headers arrived; -1 when it was not asked
+	Duration time.Duration // until the response ended
+	Backend  time.Duration // until the backend's response head arrived; -1 when it was not asked
 	// HeadersDropped counts request headers not forwarded because their
 	// names have characters other than letters, digits and '-'
-	// (headers.DropInvalidNames).
+	// (headers.ValidName).
 	HeadersDropped int
 	Rule           string // the [[site.rule]] path that refused the request; "" when none did
 	Refused        string // why the shield refused it: "denied", "rate_limited", "ambiguous_path"; "" when it did not
 }
 
-type entryKey struct{}
+// Path is the entry's target without its query.
+func (e *Entry) Path() string { return pathOf(e.Target) }
 
-// Observe wraps h so that fn sees an Entry after every request. The proxy
-// Handler fills in the site and backend time of entries passing through it.
+func (e *Entry) setConn(c *ConnInfo) {
+	if c == nil {
+		return
+	}
+	e.Client = c.Remote.Addr().Unmap()
+	if c.TLS != nil {
+		e.TLSVersion, e.CipherSuite = c.TLS.Version, c.TLS.CipherSuite
+		if len(c.TLS.PeerCertificates) > 0 {
+			e.ClientCert = c.TLS.PeerCertificates[0].RawSubject
+		}
+	}
+}
+
+// Observe wraps h, a plain-HTTP handler (the redirect listener), so that fn
+// sees an Entry after every request.
 func Observe(h http.Handler, fn func(*Entry)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := &Entry{Start: time.Now(), Site: -1, Backend: -1}
+		e := &Entry{Start: time.Now(), Method: r.Method, Host: r.Host, Target: r.RequestURI, Proto: r.Proto,
+			Referer: r.Referer(), UserAgent: r.UserAgent(), Backend: -1}
+		e.Client = clientIP(r.RemoteAddr)
+		if r.TLS != nil {
+			e.TLSVersion, e.CipherSuite = r.TLS.Version, r.TLS.CipherSuite
+			if len(r.TLS.PeerCertificates) > 0 {
+				e.ClientCert = r.TLS.PeerCertificates[0].RawSubject
+			}
+		}
 		rec := &recorder{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), entryKey{}, e))
-		e.Request = r
 		defer func() {
 			e.Status, e.Bytes, e.Duration = rec.status, rec.bytes, time.Since(e.Start)
 			if e.Status == 0 {
@@ -54,54 +85,52 @@ func Observe(h http.Handler, fn func(*Entry)) http.Handler {
 	})
 }
 
-func entryFrom(ctx context.Context) *Entry {
-	e, _ := ctx.Value(entryKey{}).(*Entry)
-	return e
-}
-
-// timedTransport records in the request's Entry how long the backend took
-// to send its response headers.
-type timedTransport struct{ http.RoundTripper }
-
-func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	start := time.Now()
-	res, err := t.RoundTripper.RoundTrip(r)
-	if e := entryFrom(r.Context()); e != nil {
-		e.Backend = time.Since(start)
+func clientIP(remoteAddr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}
 	}
-	return res, err
+	return ap.Addr().Unmap()
 }
 
 // JSONAccessLog returns an Observe function writing one zerolog line per
-// request: client ip, host, method, path, status, bytes, duration, protocol,
-// TLS version and suite; the client certificate's subject (RFC 2253)
-// when there is one; for a request the shield refused, why ("refused")
-// and the rule's path ("rule").
+// request: client ip, site, host, method, path, status, bytes, duration,
+// protocol, TLS version and suite; the client certificate's subject (RFC
+// 2253) when there is one; for a request the shield refused, why
+// ("refused") and the rule's path ("rule").
 func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 	return func(e *Entry) {
 		ev := logger.Info()
 		if !ev.Enabled() {
 			return
 		}
-		r := e.Request
-		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-		ev = ev.Str("client", ip).Str("host", r.Host).Str("method", r.Method).
-			Str("path", r.URL.Path).Int("status", e.Status).Int64("bytes", e.Bytes).
-			Float64("duration_ms", float64(e.Duration.Microseconds())/1000).Str("proto", r.Proto)
+		ev = ev.Str("client", clientString(e.Client)).Str("host", e.Host).Str("method", e.Method).
+			Str("path", e.Path()).Int("status", e.Status).Int64("bytes", e.Bytes).
+			Float64("duration_ms", float64(e.Duration.Microseconds())/1000).Str("proto", e.Proto)
+		if e.Site != "" {
+			ev = ev.Str("site", e.Site)
+		}
 		if e.Backend >= 0 {
 			ev = ev.Float64("backend_ms", float64(e.Backend.Microseconds())/1000)
 		}
 		if e.Refused != "" {
 			ev = ev.Str("refused", e.Refused).Str("rule", e.Rule)
 		}
-		if r.TLS != nil {
-			ev = ev.Str("tls", tls.VersionName(r.TLS.Version)).Str("suite", tls.CipherSuiteName(r.TLS.CipherSuite))
-			if len(r.TLS.PeerCertificates) > 0 { // the client certificate's subject, as mod_ssl's SSL_CLIENT_S_DN
-				ev = ev.Str("client_dn", headers.FormatDN(r.TLS.PeerCertificates[0].RawSubject, false))
+		if e.TLSVersion != 0 {
+			ev = ev.Str("tls", tls.VersionName(e.TLSVersion)).Str("suite", tls.CipherSuiteName(e.CipherSuite))
+			if e.ClientCert != nil { // the client certificate's subject, as mod_ssl's SSL_CLIENT_S_DN
+				ev = ev.Str("client_dn", headers.FormatDN(e.ClientCert, false))
 			}
 		}
 		ev.Msg("request")
 	}
+}
+
+func clientString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // CombinedAccessLog returns an Observe function writing Apache's combined
@@ -111,14 +140,19 @@ func JSONAccessLog(logger zerolog.Logger) func(*Entry) {
 func CombinedAccessLog(w io.Writer) func(*Entry) {
 	var mu sync.Mutex
 	return func(e *Entry) {
-		r := e.Request
-		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 		b := make([]byte, 0, 256)
-		b = append(b, ip...)
+		b = e.Client.AppendTo(b)
+		if !e.Client.IsValid() {
+			b = append(b, '-')
+		}
 		b = append(b, " - - ["...)
 		b = e.Start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 		b = append(b, "] \""...)
-		b = appendEscaped(b, r.Method+" "+r.RequestURI+" "+r.Proto)
+		if e.Method == "" {
+			b = append(b, '-') // refused before it could be parsed
+		} else {
+			b = appendEscaped(b, e.Method+" "+e.Target+" "+e.Proto)
+		}
 		b = append(b, "\" "...)
 		b = strconv.AppendInt(b, int64(e.Status), 10)
 		b = append(b, ' ')
@@ -128,9 +162,9 @@ func CombinedAccessLog(w io.Writer) func(*Entry) {
 			b = strconv.AppendInt(b, e.Bytes, 10)
 		}
 		b = append(b, " \""...)
-		b = appendEscaped(b, orDash(r.Referer()))
+		b = appendEscaped(b, orDash(e.Referer))
 		b = append(b, "\" \""...)
-		b = appendEscaped(b, orDash(r.UserAgent()))
+		b = appendEscaped(b, orDash(e.UserAgent))
 		b = append(b, "\"\n"...)
 		mu.Lock()
 		_, _ = w.Write(b)
@@ -165,7 +199,7 @@ func appendEscaped(b []byte, s string) []byte {
 }
 
 // recorder counts status and bytes. Unwrap lets http.ResponseController
-// (used by ReverseProxy for flushing and upgrades) reach the real writer.
+// reach the real writer.
 type recorder struct {
 	http.ResponseWriter
 	status int

@@ -16,48 +16,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-const hsts = "max-age=63072000; includeSubDomains; preload"
-
-// route maps a.example to site 0 and b.example to site 1.
-func route(name string) (int, bool) {
-	switch name {
-	case "a.example":
-		return 0, true
-	case "b.example":
-		return 1, true
-	}
-	return 0, false
-}
-
-func newHandler(t *testing.T, backends ...string) *Handler {
-	t.Helper()
-	var sites []Site
-	for _, b := range backends {
-		u, err := url.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sites = append(sites, Site{Backend: u})
-	}
-	h, err := New(Options{Sites: sites, Route: route, HSTS: hsts, MaxIdleConns: 4,
-		DialTimeout: 2 * time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-// serveTLS runs h behind a real TLS listener and returns a client for it.
-func serveTLS(t *testing.T, h http.Handler) (*httptest.Server, *http.Client) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv, srv.Client()
-}
-
 func TestProxyHeaders(t *testing.T) {
 	var got *http.Request
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +191,7 @@ func TestStreaming(t *testing.T) {
 	}))
 	defer backend.Close()
 	defer close(next)
-	srv, client := serveTLS(t, Observe(newHandler(t, backend.URL), func(*Entry) {}))
+	srv, client := serveTLS(t, newHandler(t, backend.URL))
 	res, err := client.Get(srv.URL + "/events")
 	if err != nil {
 		t.Fatal(err)
@@ -246,16 +204,14 @@ func TestStreaming(t *testing.T) {
 }
 
 func TestWebSocketUpgrade(t *testing.T) {
-	checkWebSocketEcho(t, func(backend string) http.Handler {
-		return Observe(newHandler(t, backend), func(*Entry) {})
-	})
+	checkWebSocketEcho(t, func(backend string) *Handler { return newHandler(t, backend) })
 }
 
 // checkWebSocketEcho starts a backend that answers a WebSocket upgrade and
 // echoes one line, puts handler(backend URL) in front of it over TLS, and
 // checks that the upgrade comes through (101) and the tunnel carries a
 // line both ways.
-func checkWebSocketEcho(t *testing.T, handler func(backend string) http.Handler) {
+func checkWebSocketEcho(t *testing.T, handler func(backend string) *Handler) {
 	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {

@@ -150,6 +150,15 @@ func (c *ppConn) RemoteAddr() net.Addr {
 // if needed, like RemoteAddr.
 func (c *ppConn) NamedClient() bool { return c.header() == nil && c.src != nil }
 
+// NetConn returns the connection below, or nil while bytes read past the
+// header wait in the buffer (the socket then says nothing about them).
+func (c *ppConn) NetConn() net.Conn {
+	if c.header() != nil || c.r != nil {
+		return nil
+	}
+	return c.Conn
+}
+
 // ProxyHeader reports whether c came through ProxyProtocolListener from a
 // trusted balancer (proxied) and, if so, whether its PROXY header named the
 // client (named; see NamedClient). c is the accepted connection or any

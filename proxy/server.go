@@ -68,7 +68,7 @@ func Redirect(httpsPort int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := hostOnly(r.Host)
 		if host == "" || strings.ContainsAny(host, "/\\@ ") {
-			errorPage(w, http.StatusBadRequest, "A Host header is required.")
+			httpErrorPage(w, http.StatusBadRequest, "A Host header is required.")
 			return
 		}
 		if strings.Contains(host, ":") {
@@ -107,4 +107,14 @@ type levelWriter struct {
 func (w levelWriter) Write(p []byte) (int, error) {
 	w.l.WithLevel(w.level).Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// httpErrorPage is the error page for net/http's handlers (the plain
+// listener).
+func httpErrorPage(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(status, text))
 }

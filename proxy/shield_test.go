@@ -22,7 +22,7 @@ import (
 // shieldHandler is a Handler for backend with rules on its one site,
 // observed; entries receives each request's Entry. trusted, when set, is
 // the one trusted proxy.
-func shieldHandler(t *testing.T, backend string, trusted string, rules ...shield.Rule) (http.Handler, chan *Entry) {
+func shieldHandler(t *testing.T, backend string, trusted string, rules ...shield.Rule) (*Handler, chan *Entry) {
 	t.Helper()
 	h := newHandler(t, backend)
 	if trusted != "" {
@@ -36,7 +36,8 @@ func shieldHandler(t *testing.T, backend string, trusted string, rules ...shield
 	h.SetShield(s)
 	h.SetLimits(Limits{ClientBodyTimeout: 5 * time.Second, SendTimeout: 5 * time.Second})
 	entries := make(chan *Entry, 64)
-	return Observe(h, func(e *Entry) { entries <- e }), entries
+	h.SetObserve(func(e *Entry) { c := *e; entries <- &c })
+	return h, entries
 }
 
 // countingBackend answers 200 and counts requests by target, and all of

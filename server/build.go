@@ -123,7 +123,7 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 			problems.add("headers.hpkp.backup_pins", "site %q: %v", s.names[0], err)
 		}
 		g.warnings = append(g.warnings, ws...)
-		ps.Backend = s.backend
+		ps.Name, ps.Backend = s.names[0], s.backend
 		ps.SSLHeaders = g.sslHeaders(cfg.Sites[s.index].ClientAuth)
 		psites = append(psites, ps)
 	}
@@ -156,6 +156,8 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 		DialTimeout:           cfg.Proxy.DialTimeout.Duration,
 		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout.Duration,
 		MaxIdleConns:          cfg.Proxy.MaxIdleConns,
+		MaxBackendConns:       cfg.Proxy.MaxBackendConns,
+		QueueTimeout:          cfg.Proxy.QueueTimeout.Duration,
 		Logger:                env.logger,
 	})
 	if err != nil {
@@ -243,14 +245,10 @@ func (g *Generation) buildSite(i int, s config.Site, problems *problemList, env 
 	return bs, true
 }
 
-// startServers builds the HTTPS handler (the proxy observed by the metrics
-// and the access log) and the ConnServers serving it, and the plain
-// listener's server.
+// startServers builds the HTTPS handler (the request path, whose one entry
+// per request feeds the metrics and the access log) and the ConnServers
+// serving it, and the plain listener's server.
 func (g *Generation) startServers(env buildEnv) {
-	names := make([]string, len(g.sites))
-	for i, s := range g.sites {
-		names[i] = s.names[0]
-	}
 	var access func(*proxy.Entry)
 	if env.access != nil {
 		access = env.access(g.cfg)
@@ -258,11 +256,11 @@ func (g *Generation) startServers(env buildEnv) {
 	m := env.metrics
 	g.observe = func(e *proxy.Entry) {
 		if m != nil {
-			site := "unknown"
-			if e.Site >= 0 && e.Site < len(names) {
-				site = names[e.Site]
+			site := e.Site
+			if site == "" {
+				site = "unknown"
 			}
-			m.Request(site, e.Request.Proto, e.Status, e.Backend.Seconds())
+			m.Request(site, e.Proto, e.Status, e.Backend.Seconds())
 			m.RequestHeadersDropped(e.HeadersDropped)
 			if e.Refused != "" {
 				m.ShieldRefusal(site, e.Rule, e.Refused)
@@ -273,7 +271,8 @@ func (g *Generation) startServers(env buildEnv) {
 		}
 	}
 	opts := g.serverOptions()
-	g.servers = g.newConnServers(proxy.Observe(g.handler, g.observe), opts)
+	g.handler.SetObserve(g.observe)
+	g.servers = g.newConnServers(opts)
 	for _, s := range distinct(g.servers) {
 		g.closers = append(g.closers, s.Close)
 	}

@@ -137,8 +137,8 @@ func TestConnectionKeepsItsGeneration(t *testing.T) {
 func waitDraining(t *testing.T, g *Generation) {
 	t.Helper()
 	for _, cs := range g.connServers() {
-		s := cs.(*HTTPServer)
-		for deadline := time.Now().Add(5 * time.Second); !s.draining.Load(); time.Sleep(time.Millisecond) {
+		s := cs.(interface{ Draining() bool })
+		for deadline := time.Now().Add(5 * time.Second); !s.Draining(); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("the replaced generation does not drain")
 			}

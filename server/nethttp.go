@@ -58,6 +58,9 @@ func newHTTPServer(srv *http.Server, h2 bool) *HTTPServer {
 	return s
 }
 
+// Draining reports whether Shutdown began.
+func (s *HTTPServer) Draining() bool { return s.draining.Load() }
+
 // ServeConn hands c to the http.Server.
 func (s *HTTPServer) ServeConn(c *tls.Conn, _ ConnInfo) { s.ln.push(c) }
 
