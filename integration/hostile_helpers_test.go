@@ -48,6 +48,8 @@ type hostileOptions struct {
 	ClientBodyTimeout     string
 	SendTimeout           string
 	ResponseHeaderTimeout string
+	MaxBackendConns       int    // proxy.max_backend_conns
+	QueueTimeout          string // proxy.queue_timeout
 	MaxHeaderBytes        int
 	TrustedProxies        []string
 	NoAccessLog           bool
@@ -97,6 +99,10 @@ func startHostile(t testing.TB, o hostileOptions) *hostileFront {
 	}
 	if o.ResponseHeaderTimeout != "" {
 		kv(&proxy, "response_header_timeout", q(o.ResponseHeaderTimeout))
+	}
+	kv(&proxy, "max_backend_conns", strconv.Itoa(o.MaxBackendConns))
+	if o.QueueTimeout != "" {
+		kv(&proxy, "queue_timeout", q(o.QueueTimeout))
 	}
 	if len(o.TrustedProxies) > 0 {
 		fmt.Fprintf(&headers, "trusted_proxies = [%q]\n", strings.Join(o.TrustedProxies, `", "`))
