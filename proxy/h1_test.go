@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bufio"
-	"net"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"

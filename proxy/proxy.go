@@ -104,10 +104,10 @@ type Handler struct {
 type site struct {
 	name       string
 	sslHeaders func(http.Header, *tls.ConnectionState)
-	set      []wire.Field // HSTS, HPKP and operator headers, on every response
-	del      []string     // backend response headers to drop (ours included: never two)
-	backend  string       // the backend's host:port
-	backends []string     // the same, for redirect rewriting
+	set        []wire.Field // HSTS, HPKP and operator headers, on every response
+	del        []string     // backend response headers to drop (ours included: never two)
+	backend    string       // the backend's host:port
+	backends   []string     // the same, for redirect rewriting
 }
 
 // New builds a Handler.

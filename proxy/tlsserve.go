@@ -15,8 +15,10 @@ import (
 // a goroutine of its own (its deep crypto stack ends with it, so the
 // goroutine that then serves the connection keeps a small one) and hands
 // the connection on by ALPN: "h2" to an http.Server (net/http's HTTP/2),
-// anything else to the H1 engine. It is the dispatch issue 14's daemon
-// package takes over; the proxy tests and cmd/tlsfront use it meanwhile.
+// anything else to the H1 engine. The daemon's own accept loop is package
+// server's (which also counts connections and takes a Generation per
+// connection); this one serves the proxy tests and benchmarks as tlsfront
+// serves, with none of that.
 type TLSServer struct {
 	TLSConfig *tls.Config
 	H1        *H1
