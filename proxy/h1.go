@@ -121,6 +121,9 @@ func (e *H1) newConn(c h1Transport, info *ConnInfo) *h1conn {
 		info.Since = time.Now()
 	}
 	hc := &h1conn{e: e, tc: c, info: *info}
+	if hc.info.Fwd == nil {
+		hc.info.Fwd = new(ForwardCache)
+	}
 	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
 		hc.raw = idleSocket(nc.NetConn())
 	} else {

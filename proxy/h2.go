@@ -60,6 +60,9 @@ type H2Request struct {
 	// fields (refused anyway) are not among them; cookie crumbs are joined
 	// into one cookie field with "; " (RFC 9113 §8.2.3).
 	Fields []H2Field
+	// TETrailers reports that the client sent "te: trailers" (it takes
+	// trailers; the only te HTTP/2 allows): for a proxy to pass on.
+	TETrailers bool
 	// ContentLength is the declared content-length, -1 when a body follows
 	// without one, 0 when the HEADERS frame ended the stream. The server
 	// checks DATA against it: a body of another length resets the stream.

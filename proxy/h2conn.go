@@ -35,6 +35,9 @@ type h2conn struct {
 	dec  *hpack.Decoder // reader goroutine only
 	blk  h2block        // reader goroutine only: the header block being decoded
 
+	pathOnce sync.Once // the request path's view of the connection (h2path.go)
+	pathInfo *ConnInfo
+
 	maxList    int // decoded header list limit
 	maxStreams int
 

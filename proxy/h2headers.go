@@ -35,6 +35,7 @@ type h2block struct {
 	host     string
 	cl       int64 // content-length; -1 when absent
 	cookies  int
+	te       bool      // "te: trailers" was sent
 	fields   []H2Field // scratch, reused
 }
 
@@ -54,7 +55,7 @@ func (c *h2conn) onHeaders(f *http2.HeadersFrame) error {
 	b.id, b.end = f.StreamID, f.StreamEnded()
 	b.selfDep = f.HasPriority() && f.Priority.StreamDep == f.StreamID
 	b.frags, b.bytes, b.size, b.tooLarge, b.bad = 0, 0, 0, false, ""
-	b.pseudo, b.regular, b.cookies, b.cl = 0, false, 0, -1
+	b.pseudo, b.regular, b.cookies, b.cl, b.te = 0, false, 0, -1, false
 	b.method, b.scheme, b.auth, b.path, b.host = "", "", "", "", ""
 	b.fields = b.fields[:0]
 	c.dec.SetEmitEnabled(true)
@@ -164,7 +165,8 @@ func (c *h2conn) onField(hf hpack.HeaderField) {
 		if !strings.EqualFold(v, "trailers") {
 			b.bad = `te other than "trailers"`
 		}
-		return // hop-by-hop: not passed on
+		b.te = true
+		return // hop-by-hop: not passed on (H2Request.TETrailers)
 	case "host":
 		if b.host != "" {
 			b.bad = "two host fields"
@@ -245,7 +247,7 @@ func (b *h2block) checkRequest(req *H2Request) string {
 	case !validToken(b.method):
 		return "invalid :method"
 	}
-	req.Method = b.method
+	req.Method, req.TETrailers = b.method, b.te
 	auth := b.auth
 	if b.pseudo&pAuthority == 0 {
 		auth = b.host

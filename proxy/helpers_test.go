@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +77,11 @@ func testCert(t testing.TB) tls.Certificate {
 	return testCA.cert
 }
 
+// ownH2 makes serveTLS serve HTTP/2 with tlsfront's own server (H2Server
+// and Handler.ServeH2) instead of net/http's: TLSFRONT_TEST_H2=own, or
+// TestOwnH2, which runs the proxy's HTTP/2 tests that way.
+var ownH2 = os.Getenv("TLSFRONT_TEST_H2") == "own"
+
 // serveTLS serves h on 127.0.0.1 and returns the server and an HTTP/2
 // client for it.
 func serveTLS(t testing.TB, h *Handler) (*testServer, *http.Client) {
@@ -93,8 +99,14 @@ func serveTLSWith(t testing.TB, h *Handler, o ServerOptions) (*testServer, *http
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{testCert(t)}, NextProtos: []string{"h2", "http/1.1"}},
 		H1: NewH1(H1Options{Server: h, ReadHeaderTimeout: o.ReadHeaderTimeout, IdleTimeout: o.IdleTimeout,
 			MaxHeaderBytes: o.MaxHeaderBytes, Logger: zerolog.Nop()}),
-		H2:      NewServer(h, o),
 		Trusted: h.opts.Trusted,
+	}
+	if ownH2 {
+		s.H2Own = NewH2Server(h, H2Options{MaxConcurrentStreams: o.MaxConcurrentStreams, MaxHeaderBytes: o.MaxHeaderBytes,
+			ReadHeaderTimeout: o.ReadHeaderTimeout, IdleTimeout: o.IdleTimeout,
+			SendTimeout: h.limits.SendTimeout, BodyTimeout: h.limits.ClientBodyTimeout, Logger: zerolog.Nop()})
+	} else {
+		s.H2 = NewServer(h, o)
 	}
 	done := make(chan struct{})
 	go func() {

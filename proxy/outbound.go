@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"tlsfront/headers"
 	"tlsfront/wire"
@@ -161,8 +162,10 @@ func (x *exchange) forwarding(claims http.Header) []wire.Field {
 	if c == nil {
 		c = &ConnInfo{}
 	}
-	if claims == nil && !c.Trusted && c.fwd.valid && c.fwd.authority == r.Authority {
-		return c.fwd.fields
+	if claims == nil && !c.Trusted && c.Fwd != nil {
+		if e := c.Fwd.p.Load(); e != nil && e.authority == r.Authority {
+			return e.fields
+		}
 	}
 	h := claims
 	if h == nil {
@@ -180,15 +183,17 @@ func (x *exchange) forwarding(claims http.Header) []wire.Field {
 			fields = append(fields, wire.Field{Name: k, Value: v})
 		}
 	}
-	if !c.Trusted {
-		c.fwd = forwardCache{valid: true, authority: strings.Clone(r.Authority), fields: fields}
+	if !c.Trusted && c.Fwd != nil {
+		c.Fwd.p.Store(&forwardEntry{authority: strings.Clone(r.Authority), fields: fields})
 	}
 	return fields
 }
 
-// forwardCache is a connection's forwarding fields for one authority.
-type forwardCache struct {
-	valid     bool
+// ForwardCache holds a connection's forwarding fields for its last
+// authority (ConnInfo.Fwd). Its zero value is ready.
+type ForwardCache struct{ p atomic.Pointer[forwardEntry] }
+
+type forwardEntry struct {
 	authority string
 	fields    []wire.Field // never modified once cached
 }

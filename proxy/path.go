@@ -44,7 +44,11 @@ type ConnInfo struct {
 	// read_header_timeout runs from there, the TLS handshake included.
 	Since time.Time
 
-	fwd forwardCache // the forwarding fields of the last authority, reused by keep-alive requests
+	// Fwd, when set, keeps the forwarding fields of the connection's last
+	// authority for its next requests (an untrusted peer's depend on
+	// nothing else); safe for concurrent streams. Nil computes them per
+	// request.
+	Fwd *ForwardCache
 }
 
 // Request is one client request as an engine hands it to the request path.

@@ -25,6 +25,9 @@ type TLSServer struct {
 	// H2 serves the "h2" connections: Serve is called on a ConnListener
 	// fed by the dispatch. Its ConnState hook sees them from StateNew on.
 	H2 *http.Server
+	// H2Own, when set, serves the "h2" connections instead of H2:
+	// tlsfront's own HTTP/2 server (its handler a *Handler's ServeH2).
+	H2Own *H2Server
 	// HandshakeTimeout bounds the handshake (server.read_header_timeout
 	// bounds it together with the first request's head); zero means 10s.
 	HandshakeTimeout time.Duration
@@ -100,6 +103,10 @@ func (s *TLSServer) handshake(raw net.Conn, since time.Time) {
 	}
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "h2":
+		if s.H2Own != nil {
+			go s.H2Own.ServeConn(tc) // a fresh goroutine, as below
+			return
+		}
 		if s.h2ln == nil || !s.h2ln.Put(tc) {
 			tc.Close()
 		}
@@ -137,7 +144,13 @@ func (s *TLSServer) Shutdown(ctx context.Context) error {
 		defer wg.Done()
 		err1 = s.H1.Shutdown(ctx)
 	}()
-	if s.H2 != nil {
+	switch {
+	case s.H2Own != nil:
+		err2 = s.H2Own.Shutdown(ctx)
+		if err2 != nil {
+			s.H2Own.Close()
+		}
+	case s.H2 != nil:
 		err2 = s.H2.Shutdown(ctx)
 		if err2 != nil {
 			s.H2.Close()
