@@ -188,6 +188,30 @@ func TestH1Engine(t *testing.T) {
 		if res, body := c.read("GET"); res.StatusCode != 200 || !strings.Contains(body, `upgrade=""`) {
 			t.Errorf("h2c: %d %q", res.StatusCode, body)
 		}
+		// Two Upgrade lines are one list, "h2c, websocket": not a
+		// WebSocket handshake (the wire attack review).
+		c.send("GET /two HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nUpgrade: websocket\r\n\r\n")
+		if res, body := c.read("GET"); res.StatusCode != 200 || !strings.Contains(body, `upgrade=""`) {
+			t.Errorf("two Upgrade lines: %d %q", res.StatusCode, body)
+		}
+		// HTTP/1.0's Upgrade is ignored (RFC 9110 §7.8).
+		c.send("GET /ws10 HTTP/1.0\r\nHost: a.example\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		if res, body := c.read("GET"); res.StatusCode != 200 || !strings.Contains(body, `upgrade=""`) {
+			t.Errorf("HTTP/1.0 WebSocket: %d %q", res.StatusCode, body)
+		}
+	})
+	t.Run("CRLF after a POST body, HTTP/1.2", func(t *testing.T) {
+		// RFC 9112 §2.2: one empty line before a request line is ignored
+		// (old clients send CRLF after a POST body); RFC 9110 §2.5:
+		// HTTP/1.2 is read as HTTP/1.1.
+		c := dialH1(t, srv)
+		c.send("POST /p HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\n\r\nhi\r\nGET /next HTTP/1.2\r\nHost: a.example\r\n\r\n")
+		if res, body := c.read("POST"); res.StatusCode != 200 || !strings.Contains(body, `body="hi"`) {
+			t.Errorf("POST: %d %q", res.StatusCode, body)
+		}
+		if res, body := c.read("GET"); res.StatusCode != 200 || !strings.Contains(body, "GET /next host=a.example") || res.Proto != "HTTP/1.1" {
+			t.Errorf("after the CRLF: %d %q %s", res.StatusCode, body, res.Proto)
+		}
 	})
 }
 
@@ -213,7 +237,15 @@ func TestH1Refusals(t *testing.T) {
 		{"bare LF", "GET / HTTP/1.1\nHost: a.example\n\n", 400},
 		{"no Host", "GET / HTTP/1.1\r\n\r\n", 400},
 		{"Host list", "GET / HTTP/1.1\r\nHost: a.example,b.example\r\n\r\n", 400},
-		{"TE gzip", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"TE gzip", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+		{"TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+		{"TE chunked, gzip", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+		{"TE chunked twice", "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"two empty lines first", "\r\n\r\nGET / HTTP/1.1\r\nHost: a.example\r\n\r\n", 400},
+		{"CONNECT origin-form", "CONNECT /x HTTP/1.1\r\nHost: a.example\r\n\r\n", 400},
+		{"CONNECT without Host", "CONNECT a.example:443 HTTP/1.1\r\n\r\n", 400},
+		{"Host 1.2.3", "GET / HTTP/1.1\r\nHost: 1.2.3\r\n\r\n", 400},
+		{"Host port 0", "GET / HTTP/1.1\r\nHost: a.example:0\r\n\r\n", 400},
 		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a.example\r\n\r\n", 505},
 		{"head too large", "GET / HTTP/1.1\r\nHost: a.example\r\nX-Big: " + strings.Repeat("a", 2048) + "\r\n\r\n", 431},
 		{"CONNECT", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 405},
@@ -384,5 +416,67 @@ func TestH1ConnectionClose(t *testing.T) {
 	}
 	if !c.closed() {
 		t.Error("connection kept open")
+	}
+}
+
+// TestBackendFieldLimit: a request the client sent within wire.MaxFields
+// but that has more than Apache's 100 field lines once tlsfront's
+// forwarding fields are added is answered 431 by tlsfront, never sent to
+// take an Apache worker for a 400 (the wire review); one under it passes
+// with at most 100 lines. Over HTTP/1.1 and HTTP/2 alike.
+func TestBackendFieldLimit(t *testing.T) {
+	verifyNoLeaks(t)
+	var mu sync.Mutex
+	most := 0 // the most field lines the backend got in one request
+	b := newScriptedBackend(t, func(_ int64, req *http.Request, w *bufio.Writer) bool {
+		n := 1 // Host
+		for _, vs := range req.Header {
+			n += len(vs)
+		}
+		mu.Lock()
+		most = max(most, n)
+		mu.Unlock()
+		okResponse(w, "ok")
+		return true
+	})
+	srv, h2 := serveTLS(t, newHandler(t, b.URL()))
+	fields := func(n int) string { // n field lines with Host
+		var sb strings.Builder
+		for i := 1; i < n; i++ {
+			fmt.Fprintf(&sb, "X-F%d: v\r\n", i)
+		}
+		return sb.String()
+	}
+	for _, tc := range []struct {
+		lines, status int
+	}{{60, 200}, {90, 200}, {99, 431}, {100, 431}} {
+		c := dialH1(t, srv)
+		c.send("GET / HTTP/1.1\r\nHost: a.example\r\n" + fields(tc.lines) + "\r\n")
+		if res, body := c.read("GET"); res.StatusCode != tc.status {
+			t.Errorf("h1, %d lines: %d %q, want %d", tc.lines, res.StatusCode, body, tc.status)
+		}
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.Host = "a.example"
+		for i := 1; i < tc.lines; i++ {
+			req.Header.Set(fmt.Sprintf("X-F%d", i), "v")
+		}
+		res, err := h2.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("h2, %d lines: %d, want %d", tc.lines, res.StatusCode, tc.status)
+		}
+	}
+	c := dialH1(t, srv)
+	c.send("GET / HTTP/1.1\r\nHost: a.example\r\n" + fields(101) + "\r\n")
+	if res, _ := c.read("GET"); res.StatusCode != 431 || !c.closed() {
+		t.Errorf("h1, 101 lines (over wire.MaxFields): %d, want 431 and a close", res.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 100 {
+		t.Errorf("the backend got a request of %d field lines", most)
 	}
 }

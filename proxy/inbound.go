@@ -98,13 +98,13 @@ func removed(st *site, name string) bool {
 }
 
 // trailerFields keeps the backend's trailers that may be forwarded: not
-// the framing, routing or connection fields some clients would act on.
+// the framing, routing, authentication or control fields some clients
+// would act on (wire.ValidTrailerName), nor the connection's, nor what the
+// site removes.
 func (x *exchange) trailerFields(in []wire.Field) []wire.Field {
 	out := x.trail[:0]
 	for _, f := range in {
-		if responseHop(f.Name, false) || wire.EqualFold(f.Name, "trailer") || wire.EqualFold(f.Name, "host") ||
-			wire.EqualFold(f.Name, "content-type") || wire.EqualFold(f.Name, "content-encoding") ||
-			wire.EqualFold(f.Name, "content-range") || removed(x.st, f.Name) {
+		if !wire.ValidTrailerName(f.Name) || responseHop(f.Name, false) || removed(x.st, f.Name) {
 			continue
 		}
 		out = append(out, f)

@@ -107,6 +107,10 @@ func (x *exchange) serve() {
 		return
 	}
 	x.buildRequest()
+	if len(x.out)+2 > maxBackendFields { // + Host and the framing line
+		x.refuse(http.StatusRequestHeaderFieldsTooLarge, "The request has more header fields than the backend accepts, with the forwarding fields added.")
+		return
+	}
 	if r.Body != nil {
 		x.body = limitedBody{r: r.Body, left: max, limit: max}
 	}
@@ -116,6 +120,13 @@ func (x *exchange) serve() {
 	}
 	x.respond()
 }
+
+// maxBackendFields is the most field lines a request to the backend may
+// have: Apache's LimitRequestFields default (2.2 and 2.4), which answers
+// more with 400. A client request under wire.MaxFields can exceed it once
+// tlsfront's forwarding (and SSL_*) fields are added: it is refused here
+// with 431, not passed on to take an Apache worker for a 400.
+const maxBackendFields = 100
 
 // allowed is the Allow value of a 405: what Apache serves.
 const allowed = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"

@@ -25,17 +25,27 @@ func TestAttackConnectTarget(t *testing.T) {
 
 // TestAttackRequestHeadHost: what AppendRequestHead builds must be a head
 // wire itself accepts. An HTTP/1.0 request without Host parses with
-// Authority "", and AppendRequestHead sends that as "Host: ", which wire
-// (and Apache 2.4, even with HttpProtocolOptions Unsafe) refuses with 400.
+// Authority "", and AppendRequestHead used to send that as "Host: ", which
+// wire (and Apache 2.4, even with HttpProtocolOptions Unsafe) refuses with
+// 400. It now panics on an empty host: the engine supplies the backend's
+// host:port (proxy/outbound.go outboundHost), and that head reads back.
 func TestAttackRequestHeadHost(t *testing.T) {
 	var r Request
 	if _, err := r.Parse("GET /x HTTP/1.0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	head := AppendRequestHead(nil, r.Method, r.Path, r.Authority, nil, 0)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("AppendRequestHead with an empty host did not panic")
+			}
+		}()
+		AppendRequestHead(nil, r.Method, r.Path, r.Authority, nil, 0)
+	}()
+	head := AppendRequestHead(nil, r.Method, r.Path, backendHost, nil, 0)
 	var back Request
-	if _, err := back.Parse(string(head)); err != nil {
-		t.Errorf("AppendRequestHead for %q built %q, which wire refuses: %v", "GET /x HTTP/1.0", head, err)
+	if _, err := back.Parse(string(head)); err != nil || back.Authority != backendHost {
+		t.Errorf("AppendRequestHead for %q built %q, which wire reads as %q, %v", "GET /x HTTP/1.0", head, back.Authority, err)
 	}
 }
 

@@ -188,6 +188,12 @@ func goStream(data []byte) streamResult {
 	br := bufio.NewReader(src)
 	off := func() int { return len(data) - src.r.Len() - br.Buffered() }
 	for off() < len(data) {
+		// One empty line before a request is ignored, as wire does (RFC
+		// 9112 §2.2; net/http's server discards CR and LF after a POST,
+		// its reader does not).
+		if p, _ := br.Peek(2); string(p) == "\r\n" {
+			_, _ = br.Discard(2)
+		}
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			if src.eof || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -209,7 +215,7 @@ func goStream(data []byte) streamResult {
 		if body == nil {
 			body = []byte{}
 		}
-		res.Msgs = append(res.Msgs, message{Method: req.Method, Target: req.RequestURI, Minor: req.ProtoMinor,
+		res.Msgs = append(res.Msgs, message{Method: req.Method, Target: req.RequestURI, Minor: min(req.ProtoMinor, 1), // HTTP/1.2 and on read as 1.1 (RFC 9110 §2.5)
 			Host: req.Host, Body: body, Chunked: len(req.TransferEncoding) > 0, Close: req.Close, End: off()})
 		if req.Close {
 			break
@@ -244,6 +250,10 @@ var hopByHop = map[string]bool{
 	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true, "Host": true,
 }
 
+// backendHost stands for the backend's host:port, the Host the engine
+// sends for an HTTP/1.0 request that had none (as http.Transport did).
+const backendHost = "backend.test:8080"
+
 // reserialise is what the engine sends on for m, per issue 15: rebuilt
 // from parsed values (request line with the origin-form Path and HTTP/1.1,
 // Host from Authority, canonical names sorted as net/http writes them,
@@ -275,7 +285,11 @@ func reserialise(m message) []byte {
 	if r.Chunked {
 		length = -1
 	}
-	out := AppendRequestHead(nil, r.Method, target, r.Authority, fields, length)
+	host := r.Authority
+	if host == "" { // HTTP/1.0 without Host: the engine sends the backend's host:port (proxy/outbound.go)
+		host = backendHost
+	}
+	out := AppendRequestHead(nil, r.Method, target, host, fields, length)
 	if !r.Chunked {
 		return append(out, m.Body...)
 	}

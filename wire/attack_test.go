@@ -144,7 +144,11 @@ func checkForwarded(m message, b []byte) []string {
 	if m.req.Form == FormAuthority {
 		target = m.req.Target
 	}
-	want := message{Method: m.Method, Target: target, Minor: 1, Host: m.Host, Body: m.Body, End: len(b)}
+	host := m.Host
+	if host == "" {
+		host = backendHost
+	}
+	want := message{Method: m.Method, Target: target, Minor: 1, Host: host, Body: m.Body, End: len(b)}
 	w := wireStream([][]byte{b})
 	if len(w.Msgs) != 1 || w.Err != nil || w.Short {
 		out = append(out, "wire reads it as "+describeWire(w))

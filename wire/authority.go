@@ -10,16 +10,21 @@ import (
 // the value routed on is the value sent to the backend.
 //
 // Accepted: a DNS name (letters, digits, '-', '_' and '.', labels of 1 to 63
-// bytes, at most 253 bytes with an optional trailing dot), a dotted IPv4
-// address, or an IPv6 literal in brackets without zone; then optionally ':'
-// and a port of 1 to 5 digits no larger than 65535. port is "" when none
-// was given.
+// bytes, at most 253 bytes with an optional trailing dot) whose last label
+// is not a number, a dotted-quad IPv4 address (four decimal octets, no
+// leading zeros), or an IPv6 literal in brackets without zone; then
+// optionally ':' and a port of 1 to 5 digits from 1 to 65535. port is ""
+// when none was given.
 //
 // Stricter than RFC 3986's reg-name on purpose: percent-encoding, sub-delims
 // (",", ";", "!", ...), userinfo ("@"), IPvFuture and non-ASCII bytes are
 // refused. Apache matches virtual hosts by DNS name, and each of those lets
 // two readers see two different hosts (b.test,a.test; %EF%BD%82.test
-// folded to b.test by IDNA; user@host).
+// folded to b.test by IDNA; user@host). A name ending in a number
+// ("1.2.3", "0127.0.0.1", "a.0x7f") must be a dotted quad: URL parsers and
+// inet_aton read such names as IPv4 addresses in other notations (1.2.0.3,
+// octal 87.0.0.1), which a DNS-name match never would. Port 0 is refused,
+// as Apache does.
 func ParseAuthority(s string) (host, port string, ok bool) {
 	if s == "" {
 		return "", "", false
@@ -56,8 +61,8 @@ func ParseAuthority(s string) (host, port string, ok bool) {
 	return host, port, true
 }
 
-// validPort reports whether p is 1 to 5 decimal digits with a value of at
-// most 65535. Port 0 is accepted as a number: it routes nowhere anyway.
+// validPort reports whether p is 1 to 5 decimal digits with a value from 1
+// to 65535.
 func validPort(p string) bool {
 	if p == "" || len(p) > 5 {
 		return false
@@ -70,7 +75,7 @@ func validPort(p string) bool {
 		}
 		n = n*10 + int(c-'0')
 	}
-	return n <= 65535
+	return 0 < n && n <= 65535
 }
 
 // validHostName reports whether h is a DNS name or a dotted IPv4 address in
@@ -88,7 +93,7 @@ func validHostName(h string) bool {
 	if len(h) > 253 {
 		return false
 	}
-	label := 0
+	label, last := 0, 0 // the current label's length, where it starts
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		switch {
@@ -96,7 +101,7 @@ func validHostName(h string) bool {
 			if label == 0 {
 				return false // empty label: ".a", "a..b"
 			}
-			label = 0
+			label, last = 0, i+1
 			continue
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
 		default:
@@ -104,6 +109,30 @@ func validHostName(h string) bool {
 		}
 		label++
 		if label > 63 {
+			return false
+		}
+	}
+	if endsInNumber(h[last:]) {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Is4()
+	}
+	return true
+}
+
+// endsInNumber reports whether a host's last label reads as a number to a
+// URL parser (WHATWG URL "ends in a number"): decimal digits, or "0x" and
+// hexadecimal digits.
+func endsInNumber(label string) bool {
+	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
+		for i := 2; i < len(label); i++ {
+			if c := label[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(label); i++ {
+		if label[i] < '0' || label[i] > '9' {
 			return false
 		}
 	}

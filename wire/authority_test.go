@@ -50,6 +50,23 @@ func TestParseAuthority(t *testing.T) {
 		{"[127.0.0.1]", "", "", false},      // IPv4 in brackets
 		{"[v1.fe]", "", "", false},          // IPvFuture
 		{"2001:db8::1", "", "", false},      // IPv6 without brackets
+
+		// Names that end in a number are IPv4 addresses to URL parsers
+		// and inet_aton: dotted quads only (the wire review).
+		{"1.2.3.999", "", "", false},
+		{"1.2.3", "", "", false},      // 1.2.0.3 to a URL parser
+		{"0127.0.0.1", "", "", false}, // octal to inet_aton
+		{"999.999.999.999", "", "", false},
+		{"2130706433", "", "", false}, // 127.0.0.1 as one number
+		{"0x7f.1", "", "", false},
+		{"a.0x7f", "", "", false},
+		{"0X", "", "", false},
+		{"example.123", "", "", false},
+		{"a.test:0", "", "", false}, // port 0 (Apache: 400)
+		{"3com.test", "3com.test", "", true},
+		{"a.0xg", "a.0xg", "", true}, // not hexadecimal
+		{"1.2.3.4:1", "1.2.3.4", "1", true},
+		{"1.2.3.4.", "1.2.3.4.", "", true},
 	}
 	for _, c := range cases {
 		host, port, ok := ParseAuthority(c.in)

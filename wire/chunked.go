@@ -267,8 +267,13 @@ func unhex(c byte) int {
 }
 
 // AppendChunkHeader appends the size line of a chunk of n > 0 bytes; the
-// data and then CRLF follow it.
+// data and then CRLF follow it. It panics when n <= 0: a size line of 0 is
+// the last chunk (AppendLastChunk), and a caller passing on an empty read
+// would end the body early, the rest of it read as the next request.
 func AppendChunkHeader(dst []byte, n int) []byte {
+	if n <= 0 {
+		panic("wire: AppendChunkHeader of an empty chunk")
+	}
 	dst = strconv.AppendUint(dst, uint64(n), 16)
 	return append(dst, '\r', '\n')
 }

@@ -31,6 +31,8 @@ var stricterResponse = []stricter{
 	{ErrChunkLine, "as for requests", ""},
 	{ErrChunkTooLarge, "as for requests", ""},
 	{ErrTooManyFields, "as for requests (trailers)", ""},
+	{ErrResponseFields, "at most MaxResponseFields fields in a response head (net/http: bytes only); the wire review",
+		"HTTP/1.1 200 OK\r\n" + strings.Repeat("X: a\r\n", MaxResponseFields) + "Content-Length: 0\r\n\r\n"},
 }
 
 var responseMethods = []string{"GET", "HEAD", "POST"}

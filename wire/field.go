@@ -9,10 +9,16 @@ type Field struct {
 }
 
 // MaxFields is the most field lines a request head or trailer section may
-// have: more is refused with 431. Apache 2.2 refuses more than 100
-// (LimitRequestFields), HAProxy more than 101; the margin is for the
-// forwarding headers tlsfront adds.
+// have: more is refused with 431. Apache refuses more than 100 (its
+// LimitRequestFields default), HAProxy more than 101. A request under it
+// may still exceed Apache's limit once a proxy adds its forwarding fields:
+// tlsfront's request path counts the request it sends too.
 const MaxFields = 100
+
+// MaxResponseFields is the most field lines a response head may have
+// (ErrResponseFields): far above what applications send (Set-Cookie lines
+// included), it bounds what one response head makes a parser keep.
+const MaxResponseFields = 1000
 
 // tchar is RFC 9110's token alphabet.
 var tchar = [256]bool{}
@@ -207,4 +213,31 @@ func trimOWS(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// notTrailers are the fields that may not be sent as trailers (RFC 9110
+// §6.5.1: framing, routing, authentication, request modifiers, response
+// control, content format): httpguts.ValidTrailerHeader's list.
+var notTrailers = [...]string{
+	"authorization", "cache-control", "connection", "content-encoding", "content-length", "content-range",
+	"content-type", "expect", "host", "keep-alive", "max-forwards", "pragma", "proxy-authenticate",
+	"proxy-authorization", "proxy-connection", "range", "realm", "te", "trailer", "transfer-encoding",
+	"www-authenticate",
+}
+
+// ValidTrailerName reports whether a field named name may be passed on as
+// a trailer: not one of those RFC 9110 §6.5.1 keeps in the header section
+// (the list net/http's httpguts.ValidTrailerHeader holds), nor a
+// conditional ("If-*"). A recipient acting on such a trailer would act on
+// a field that came after the content it governs.
+func ValidTrailerName(name string) bool {
+	if len(name) >= 3 && EqualFold(name[:3], "if-") {
+		return false
+	}
+	for _, n := range notTrailers {
+		if len(n) == len(name) && EqualFold(name, n) {
+			return false
+		}
+	}
+	return true
 }

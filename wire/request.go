@@ -49,8 +49,9 @@ type Request struct {
 	// Close reports whether the connection ends after this request: HTTP/1.1
 	// with Connection: close, HTTP/1.0 without Connection: keep-alive.
 	Close bool
-	// Upgrade is the Upgrade field's value when Connection lists "upgrade"
-	// (a protocol switch the client asks for), else "".
+	// Upgrade is the Upgrade field's value (several lines joined with
+	// ", ") when Connection lists "upgrade" on HTTP/1.1 (a protocol switch
+	// the client asks for), else "".
 	Upgrade string
 	Expect  Expectation
 }
@@ -59,7 +60,9 @@ type Request struct {
 // empty line ending it, or 0 if b does not hold the whole head yet. Pass
 // the returned next as from in the following call with the same, longer b:
 // bytes already scanned are not scanned again. A line ending in a bare LF
-// is refused (ErrBareLF) as soon as it is seen.
+// is refused (ErrBareLF) as soon as it is seen. One empty line (CRLF) at
+// the very start belongs to the head: Request.Parse ignores it (RFC 9112
+// §2.2; clients that add CRLF after a POST body).
 func HeadEnd(b []byte, from int) (end, next int, err *Error) {
 	for i := from; i < len(b); {
 		j := bytes.IndexByte(b[i:], '\n')
@@ -70,7 +73,7 @@ func HeadEnd(b []byte, from int) (end, next int, err *Error) {
 		if k == 0 || b[k-1] != '\r' {
 			return 0, k, ErrBareLF
 		}
-		if k == 1 || b[k-2] == '\n' {
+		if k > 1 && b[k-2] == '\n' { // an empty line, not the leading one
 			return k + 1, k + 1, nil
 		}
 		i = k + 1
@@ -82,10 +85,12 @@ func HeadEnd(b []byte, from int) (end, next int, err *Error) {
 // lines, empty line) into r and returns its length. It refuses, with the
 // *Error to answer, anything RFC 9112 does not allow and what two readers
 // could read two ways: bare CR or LF, obs-fold, whitespace before a colon,
-// a target that is not origin-form or absolute-form (authority-form only
-// for CONNECT), a missing, repeated or malformed Host, a Content-Length
-// that is not one number, Transfer-Encoding other than one "chunked" on
-// HTTP/1.1, and both framings at once.
+// a target that is not origin-form or absolute-form (CONNECT: authority-form
+// only), a missing, repeated or malformed Host, a Content-Length that is
+// not one number, Transfer-Encoding other than one "chunked" on HTTP/1.1,
+// and both framings at once. One empty line before the request line is
+// ignored (RFC 9112 §2.2). HTTP/1.2 to HTTP/1.9 are read as HTTP/1.1 (RFC
+// 9110 §2.5); other versions get 505, or 400 when malformed.
 func (r *Request) Parse(s string) (int, error) {
 	n, err := r.parse(s)
 	if err != nil {
@@ -95,6 +100,18 @@ func (r *Request) Parse(s string) (int, error) {
 }
 
 func (r *Request) parse(s string) (int, *Error) {
+	skip := 0
+	if len(s) >= 2 && s[0] == '\r' && s[1] == '\n' {
+		skip = 2 // one empty line before the request line
+	}
+	n, err := r.parseHead(s[skip:])
+	if err != nil {
+		return 0, err
+	}
+	return skip + n, nil
+}
+
+func (r *Request) parseHead(s string) (int, *Error) {
 	fields := r.Fields[:0]
 	*r = Request{Fields: fields}
 
@@ -130,6 +147,10 @@ func (r *Request) parse(s string) (int, *Error) {
 		r.Minor = 0
 	default:
 		if v[:5] == "HTTP/" && isDigit(v[5]) && v[6] == '.' && isDigit(v[7]) {
+			if v[5] == '1' { // a later HTTP/1 minor version: read as HTTP/1.1
+				r.Minor = 1
+				break
+			}
 			return 0, ErrVersionNotHTTP1
 		}
 		return 0, ErrVersion
@@ -168,8 +189,8 @@ func lineEndError(s string, i int) *Error {
 // parsed line and fields.
 func (r *Request) interpret() *Error {
 	var host, length, te, upgrade string
-	var hosts, lengths, tes int
-	var keepAlive, close, upgradeListed, badTrailer bool
+	var hosts, lengths, tes, upgrades, expects int
+	var keepAlive, close, upgradeListed, badTrailer, expectOther bool
 	for _, f := range r.Fields {
 		switch len(f.Name) {
 		case 4:
@@ -179,17 +200,19 @@ func (r *Request) interpret() *Error {
 			}
 		case 6:
 			if EqualFold(f.Name, "expect") {
-				if r.Minor == 1 && EqualFold(f.Value, "100-continue") {
-					if r.Expect == ExpectNone {
-						r.Expect = ExpectContinue
-					}
-				} else if !EqualFold(f.Value, "100-continue") {
-					r.Expect = ExpectOther
-				}
+				Tokens(f.Value, func(t string) {
+					expects++
+					expectOther = expectOther || !EqualFold(t, "100-continue")
+				})
 			}
 		case 7:
 			if EqualFold(f.Name, "upgrade") {
-				upgrade = f.Value
+				upgrades++
+				if upgrades == 1 {
+					upgrade = f.Value
+				} else { // one list (RFC 9110 §5.3); rare enough to allocate
+					upgrade += ", " + f.Value
+				}
 			} else if EqualFold(f.Name, "trailer") {
 				badTrailer = badTrailer || forbiddenTrailerList(f.Value)
 			}
@@ -233,8 +256,8 @@ func (r *Request) interpret() *Error {
 		if r.Authority == "" {
 			r.Authority = host
 		}
-	case r.Minor == 1 && r.Form != FormAuthority:
-		return ErrNoHost
+	case r.Minor == 1:
+		return ErrNoHost // CONNECT too (RFC 9112 §3.2)
 	}
 
 	// Framing (RFC 9112 §6).
@@ -244,7 +267,7 @@ func (r *Request) interpret() *Error {
 	case tes > 0 && lengths > 0:
 		return ErrLengthAndTE
 	case tes > 1 || tes == 1 && !EqualFold(te, "chunked"):
-		return ErrTransferCoding
+		return r.transferCodingError()
 	case tes == 1:
 		r.Chunked, r.ContentLength = true, -1
 		if badTrailer { // checked only now: net/http ignores Trailer on other bodies
@@ -260,19 +283,69 @@ func (r *Request) interpret() *Error {
 		r.ContentLength = n
 	}
 
-	// Persistence (RFC 9112 §9.3).
+	// Expectations (RFC 9110 §10.1.1): the lines are one list, whose only
+	// member tlsfront meets is one "100-continue" (Apache reads any other
+	// value as an expectation it cannot meet). An HTTP/1.0 client's
+	// 100-continue is ignored; an empty list asks nothing.
+	switch {
+	case expectOther || expects > 1:
+		r.Expect = ExpectOther
+	case expects == 1 && r.Minor == 1:
+		r.Expect = ExpectContinue
+	}
+
+	// Persistence (RFC 9112 §9.3) and protocol switches: an HTTP/1.0
+	// request's Upgrade is ignored (RFC 9110 §7.8).
 	r.Close = close || r.Minor == 0 && !keepAlive
-	if upgradeListed && upgrade != "" {
+	if upgradeListed && upgrade != "" && r.Minor == 1 {
 		r.Upgrade = upgrade
 	}
 	return nil
+}
+
+// transferCodingError classifies a Transfer-Encoding other than one
+// "chunked" (RFC 9112 §6.1, §6.3): 501 for a coding tlsfront does not
+// implement before a final chunked, once; 400 when the body's length
+// cannot be known (chunked not final, chunked twice, an empty list).
+func (r *Request) transferCodingError() *Error {
+	codings, chunked, empty := 0, 0, false
+	last := ""
+	for _, f := range r.Fields {
+		if len(f.Name) != 17 || !EqualFold(f.Name, "transfer-encoding") {
+			continue
+		}
+		for v := f.Value; ; {
+			elem := v
+			i := indexByte(v, ',')
+			if i >= 0 {
+				elem = v[:i]
+			}
+			if elem = trimOWS(elem); elem == "" {
+				empty = true
+			} else {
+				codings++
+				last = elem
+				if EqualFold(elem, "chunked") {
+					chunked++
+				}
+			}
+			if i < 0 {
+				break
+			}
+			v = v[i+1:]
+		}
+	}
+	if empty || codings == 0 || chunked != 1 || !EqualFold(last, "chunked") {
+		return ErrTransferEncoding
+	}
+	return ErrTransferCoding
 }
 
 // interpretTarget sets Form, Path and, for absolute-form and CONNECT,
 // Authority.
 func (r *Request) interpretTarget() *Error {
 	t := r.Target
-	if r.Method == "CONNECT" && t[0] != '/' {
+	if r.Method == "CONNECT" { // authority-form only (RFC 9110 §9.3.6)
 		if _, port, ok := ParseAuthority(t); !ok || port == "" {
 			return ErrConnectTarget
 		}

@@ -117,6 +117,48 @@ func TestParseRequest(t *testing.T) {
 			}
 			return ""
 		}},
+		{"expect 100 twice", "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", nil, func(r *Request) string {
+			if r.Expect != ExpectOther { // one list: "100-continue, 100-continue", as Apache reads it
+				return "expect"
+			}
+			return ""
+		}},
+		{"expect 100 and other in one list", "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, foo\r\n\r\n", nil, func(r *Request) string {
+			if r.Expect != ExpectOther {
+				return "expect"
+			}
+			return ""
+		}},
+		{"expect empty", "PUT / HTTP/1.1\r\nHost: a\r\nExpect:\r\nExpect: ,\r\n\r\n", nil, func(r *Request) string {
+			if r.Expect != ExpectNone { // no member: nothing is expected
+				return "expect"
+			}
+			return ""
+		}},
+		{"leading CRLF ignored", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", nil, func(r *Request) string {
+			if r.Method != "GET" || r.Path != "/" { // RFC 9112 §2.2
+				return "request"
+			}
+			return ""
+		}},
+		{"HTTP/1.2 read as HTTP/1.1", "GET / HTTP/1.2\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", nil, func(r *Request) string {
+			if r.Minor != 1 || r.Close { // RFC 9110 §2.5
+				return "version"
+			}
+			return ""
+		}},
+		{"upgrade lines joined", "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nUpgrade: websocket\r\n\r\n", nil, func(r *Request) string {
+			if r.Upgrade != "h2c, websocket" { // one list (RFC 9110 §5.3)
+				return "upgrade"
+			}
+			return ""
+		}},
+		{"upgrade on HTTP/1.0 ignored", "GET / HTTP/1.0\r\nConnection: keep-alive, upgrade\r\nUpgrade: websocket\r\n\r\n", nil, func(r *Request) string {
+			if r.Upgrade != "" { // RFC 9110 §7.8
+				return "upgrade"
+			}
+			return ""
+		}},
 		{"expect 100 on HTTP/1.0 ignored", "PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", nil, func(r *Request) string {
 			if r.Expect != ExpectNone {
 				return "expect"
@@ -137,9 +179,19 @@ func TestParseRequest(t *testing.T) {
 		{"DEL in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n", ErrFieldValue, nil},
 		{"CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", ErrLengthAndTE, nil},
 		{"TE on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTEOnHTTP10, nil},
-		{"TE twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTransferCoding, nil},
+		// RFC 9112 §6.3: 400 when the length cannot be known; 501 (§6.1)
+		// for a coding tlsfront does not implement before a final chunked.
+		{"TE twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE chunked twice in a list", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", ErrTransferEncoding, nil},
 		{"TE list", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", ErrTransferCoding, nil},
-		{"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", ErrTransferCoding, nil},
+		{"TE lines", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTransferCoding, nil},
+		{"TE chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE chunked line not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE empty", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", ErrTransferEncoding, nil},
+		{"TE empty element", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", ErrTransferEncoding, nil},
 		{"CL twice equal", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", ErrManyLengths, nil},
 		{"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", ErrContentLength, nil},
 		{"CL sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", ErrContentLength, nil},
@@ -158,6 +210,9 @@ func TestParseRequest(t *testing.T) {
 		{"authority-form GET", "GET a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n", ErrTarget, nil},
 		{"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n", ErrTarget, nil},
 		{"CONNECT without port", "CONNECT a.test HTTP/1.1\r\nHost: a.test\r\n\r\n", ErrConnectTarget, nil},
+		{"CONNECT origin-form", "CONNECT /x HTTP/1.1\r\nHost: a.test\r\n\r\n", ErrConnectTarget, nil},
+		{"CONNECT absolute-form", "CONNECT http://a.test:443/ HTTP/1.1\r\nHost: a.test\r\n\r\n", ErrConnectTarget, nil},
+		{"CONNECT without Host", "CONNECT a.test:443 HTTP/1.1\r\n\r\n", ErrNoHost, nil},
 		{"fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", ErrTarget, nil},
 		{"non-ASCII target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", ErrTarget, nil},
 		{"bad escape", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", ErrTarget, nil},
@@ -165,10 +220,11 @@ func TestParseRequest(t *testing.T) {
 		{"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", ErrRequestLine, nil},
 		{"HTTP/0.9", "GET /\r\n\r\n", ErrRequestLine, nil},
 		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", ErrVersionNotHTTP1, nil},
-		{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", ErrVersionNotHTTP1, nil},
+		{"HTTP/3.0", "GET / HTTP/3.0\r\nHost: a\r\n\r\n", ErrVersionNotHTTP1, nil},
 		{"lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", ErrVersion, nil},
 		{"method not a token", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", ErrMethod, nil},
-		{"leading CRLF", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", ErrRequestLine, nil},
+		{"two leading CRLFs", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", ErrRequestLine, nil},
+		{"leading LF", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", ErrRequestLine, nil},
 		{"trailer names Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nTrailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTrailerField, nil},
 		{"cut short", "GET / HTTP/1.1\r\nHost: a\r\n", ErrFieldName, nil},
 		{"too many fields", "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("X: a\r\n", MaxFields) + "\r\n", ErrTooManyFields, nil},
@@ -202,7 +258,9 @@ func TestHeadEnd(t *testing.T) {
 	}{
 		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", 27, nil, "complete"},
 		{"GET / HTTP/1.1\r\nHost: a\r\n", 0, nil, "incomplete"},
-		{"\r\n", 2, nil, "empty first line"},
+		{"\r\n", 0, nil, "empty first line (ignored by Parse)"},
+		{"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 29, nil, "empty first line, then a head"},
+		{"\r\n\r\n", 4, nil, "two empty lines"},
 		{"GET / HTTP/1.1\nHost: a\r\n\r\n", 0, ErrBareLF, "bare LF"},
 		{"\n", 0, ErrBareLF, "bare LF first"},
 	} {

@@ -79,8 +79,11 @@ func (r *Response) parse(s string) (int, *Error) {
 		return 0, ErrStatusLine
 	}
 	i += 2
-	fields, n, err := parseFields(s[i:], fields, 1<<30)
+	fields, n, err := parseFields(s[i:], fields, MaxResponseFields)
 	r.Fields = fields
+	if err == ErrTooManyFields {
+		return 0, ErrResponseFields
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -18,15 +18,23 @@ func AppendField(dst []byte, name, value string) []byte {
 // AppendRequestHead appends the head of a request to a backend, built from
 // parsed values, in the order net/http's client writes one (so that what
 // reaches Apache is byte for byte what http.Transport sent): the request
-// line with HTTP/1.1, Host, every User-Agent, the framing, the other
+// line with HTTP/1.1, Host, the first User-Agent field's value (none when
+// it is empty; net/http writes only Header.Get's), the framing, the other
 // fields in the order given (see SortFields), the empty line.
 //
 // length is the body's: > 0 is sent as Content-Length; 0 as
 // "Content-Length: 0" for POST, PUT and PATCH only (servers expect one
 // there) and not at all otherwise; < 0 as "Transfer-Encoding: chunked".
 // fields must hold neither Host, Content-Length nor Transfer-Encoding, and
-// every name and value must be valid (ValidToken, ValidFieldValue).
+// every name and value must be valid (ValidToken, ValidFieldValue). host
+// must be a valid authority (ParseAuthority): for an HTTP/1.0 request
+// without Host, the caller supplies one (tlsfront: the backend's
+// host:port, as http.Transport did); AppendRequestHead panics on "", for
+// "Host: " is a head Apache and wire refuse.
 func AppendRequestHead(dst []byte, method, target, host string, fields []Field, length int64) []byte {
+	if host == "" {
+		panic("wire: AppendRequestHead without a host")
+	}
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
 	dst = append(dst, target...)
@@ -34,8 +42,11 @@ func AppendRequestHead(dst []byte, method, target, host string, fields []Field, 
 	dst = append(dst, host...)
 	dst = append(dst, '\r', '\n')
 	for _, f := range fields {
-		if f.Name == "User-Agent" && f.Value != "" {
-			dst = AppendField(dst, f.Name, f.Value)
+		if f.Name == "User-Agent" {
+			if f.Value != "" {
+				dst = AppendField(dst, f.Name, f.Value)
+			}
+			break
 		}
 	}
 	switch {
