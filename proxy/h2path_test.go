@@ -173,6 +173,16 @@ func TestServeH2(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// Each entry is written once its response has ended, which the client
+	// may see first: wait for the last.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		emu.Lock()
+		n := len(entries)
+		emu.Unlock()
+		if n >= 6 {
+			break
+		}
+	}
 	emu.Lock()
 	defer emu.Unlock()
 	want := []struct {

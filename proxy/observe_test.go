@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The access-log entry is written once per request by the request path,
@@ -24,14 +25,14 @@ func TestObserveAndCombinedLog(t *testing.T) {
 	h := newHandler(t, backend.URL, backend.URL)
 	h.opts.Observe = func(e *Entry) {
 		mu.Lock()
-		got = append(got, *e)
-		mu.Unlock()
+		defer mu.Unlock()
 		combined(e)
+		got = append(got, *e)
 	}
 	srv, _ := serveTLS(t, h)
 	for _, nc := range testClients(t, srv, 0) {
-		buf.Reset()
 		mu.Lock()
+		buf.Reset()
 		got = nil
 		mu.Unlock()
 		req, _ := http.NewRequest("GET", srv.URL+"/a?b=\"c\"", nil)
@@ -43,12 +44,24 @@ func TestObserveAndCombinedLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		mu.Lock()
-		if len(got) != 1 {
-			t.Fatalf("%s: %d entries, want 1", nc.name, len(got))
+		// The entry is written once the response has ended, which the
+		// client may see first: wait for it.
+		var e Entry
+		var line []byte
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			n := len(got)
+			if n > 0 {
+				e, line = got[0], bytes.Clone(buf.Bytes())
+			}
+			mu.Unlock()
+			if n == 1 {
+				break
+			}
+			if n > 1 || time.Now().After(deadline) {
+				t.Fatalf("%s: %d entries, want 1", nc.name, n)
+			}
 		}
-		e := got[0]
-		mu.Unlock()
 		if e.Site != "b.example" || e.Status != http.StatusTeapot || e.Bytes != 5 || e.Backend < 0 || e.Backend > e.Duration ||
 			e.Path() != "/a" || e.Host != "b.example" {
 			t.Errorf("%s: entry = %+v", nc.name, e)
@@ -56,8 +69,8 @@ func TestObserveAndCombinedLog(t *testing.T) {
 		proto := map[string]string{"h1": `HTTP/1\.1`, "h2": `HTTP/2\.0`}[nc.name]
 		re := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /a\?b=\\"c\\" ` + proto +
 			`" 418 5 "https://ref\.example/" "test\\"agent"\n$`)
-		if !re.Match(buf.Bytes()) {
-			t.Errorf("%s: combined line = %q", nc.name, buf.String())
+		if !re.Match(line) {
+			t.Errorf("%s: combined line = %q", nc.name, line)
 		}
 	}
 }
