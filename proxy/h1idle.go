@@ -37,31 +37,59 @@ func idleSocket(c net.Conn) syscall.RawConn {
 	return nil
 }
 
+// hotIdle is how long an idle connection first waits in crypto/tls itself
+// for its next request. A keep-alive client busy with a page sends it
+// within a round trip or two: read straight away, that costs one read
+// (plus one that finds nothing, as any event loop has) instead of the
+// peeks of the lean wait below. A connection quiet for longer moves to
+// the lean wait, where the garbage collector can shrink its stack.
+const hotIdle = 100 * time.Millisecond
+
 // waitIdle waits until the connection has something to read or deadline
 // passes, and reads the first byte of what came into c.one. It reports
 // false when nothing came (closed, timed out, woken by Shutdown).
 func (c *h1conn) waitIdle(deadline time.Time) bool {
-	_ = c.tc.SetReadDeadline(deadline)
-	if c.raw != nil {
-		// A whole record crypto/tls already holds is read at once; without
-		// one the probe fails at once (a timeout leaves the connection
-		// usable), and the socket's readiness is awaited.
-		_ = c.tc.SetReadDeadline(time.Unix(1, 0))
-		n, err := c.tc.Read(c.one[:])
+	if c.raw == nil {
 		_ = c.tc.SetReadDeadline(deadline)
-		if n == 1 {
-			return true
-		}
-		if !isTimeout(err) {
+		if c.woken() {
 			return false
 		}
-		if c.raw.Read(c.readableFn) != nil {
-			return false
-		}
+		n, _ := c.tc.Read(c.one[:])
+		return n == 1
 	}
-	n, _ := c.tc.Read(c.one[:])
+	hot := time.Now().Add(hotIdle)
+	if hot.After(deadline) {
+		hot = deadline
+	}
+	_ = c.tc.SetReadDeadline(hot)
+	if c.woken() {
+		return false
+	}
+	// A timeout leaves the connection usable (crypto/tls keeps a partial
+	// record); anything else ends it.
+	n, err := c.tc.Read(c.one[:])
+	if n == 1 {
+		return true
+	}
+	if !isTimeout(err) || !hot.Before(deadline) {
+		return false
+	}
+	_ = c.tc.SetReadDeadline(deadline)
+	if c.woken() {
+		return false
+	}
+	if c.raw.Read(c.readableFn) != nil {
+		return false
+	}
+	n, _ = c.tc.Read(c.one[:])
 	return n == 1
 }
+
+// woken reports whether Shutdown asked this idle connection to end. It is
+// asked after each read deadline the wait sets: Shutdown marks the engine
+// draining before it moves an idle connection's deadline into the past,
+// so a wake-up is never overwritten by the wait's own deadline.
+func (c *h1conn) woken() bool { return c.idle.Load() && c.e.draining.Load() }
 
 // readable is the idle wait's poll callback: true (stop waiting) once the
 // socket has data, an EOF or an error, by a non-blocking peek; false
