@@ -65,11 +65,21 @@ func (b *capBackend) count(prefix string) int {
 // and 30 HTTP/1.1 connections, never hold more than proxy.max_backend_conns
 // backend connections; past it requests wait and are all served. A request
 // whose client gives up while it waits never reaches the backend; one that
-// waits past proxy.queue_timeout gets 503.
+// waits past proxy.queue_timeout gets 503. It runs with each HTTP/2 server
+// (server.http2).
 func TestMaxBackendConns(t *testing.T) {
 	t.Parallel()
+	for _, h2 := range h2Servers {
+		t.Run(h2, func(t *testing.T) {
+			t.Parallel()
+			maxBackendConns(t, h2)
+		})
+	}
+}
+
+func maxBackendConns(t *testing.T, http2 string) {
 	b := startCapBackend(t, 200*time.Millisecond)
-	f := startHostile(t, hostileOptions{Backend: b.srv.URL, MaxBackendConns: 8, QueueTimeout: "20s"})
+	f := startHostile(t, hostileOptions{Backend: b.srv.URL, MaxBackendConns: 8, QueueTimeout: "20s", HTTP2: http2})
 	if res, err := f.client(false).Get(f.url("/warm-up")); err == nil {
 		drainBody(res.Body)
 		res.Body.Close()
@@ -116,7 +126,7 @@ func TestMaxBackendConns(t *testing.T) {
 	}
 
 	// Queue timeout, and clients that leave while queued.
-	g := startHostile(t, hostileOptions{Backend: b.srv.URL, MaxBackendConns: 1, QueueTimeout: "500ms"})
+	g := startHostile(t, hostileOptions{Backend: b.srv.URL, MaxBackendConns: 1, QueueTimeout: "500ms", HTTP2: http2})
 	for _, h2 := range []bool{true, false} {
 		c := g.client(h2)
 		hold := make(chan struct{})
@@ -142,7 +152,7 @@ func TestMaxBackendConns(t *testing.T) {
 		}
 	}
 	slow := startCapBackend(t, 2*time.Second)
-	s := startHostile(t, hostileOptions{Backend: slow.srv.URL, MaxBackendConns: 1, QueueTimeout: "300ms"})
+	s := startHostile(t, hostileOptions{Backend: slow.srv.URL, MaxBackendConns: 1, QueueTimeout: "300ms", HTTP2: http2})
 	go func() {
 		if res, err := s.client(false).Get(s.url("/hold")); err == nil {
 			drainBody(res.Body)

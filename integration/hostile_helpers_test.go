@@ -49,9 +49,13 @@ type hostileOptions struct {
 	SendTimeout           string
 	ResponseHeaderTimeout string
 	MaxBackendConns       int    // proxy.max_backend_conns
+	MaxIdleConns          int    // proxy.max_idle_conns
 	QueueTimeout          string // proxy.queue_timeout
 	MaxHeaderBytes        int
 	TrustedProxies        []string
+	HTTP2                 string // server.http2; when set, the server answering "h2" is checked to be that one
+	MaxConcurrentStreams  int    // server.max_concurrent_streams
+	HTTP2Glitches         int    // server.http2_glitches
 	NoAccessLog           bool
 	Extra                 string // appended TOML (after [log])
 }
@@ -87,6 +91,11 @@ func startHostile(t testing.TB, o hostileOptions) *hostileFront {
 	}
 	kv(&server, "max_connections", strconv.Itoa(o.MaxConnections))
 	kv(&server, "max_header_bytes", strconv.Itoa(o.MaxHeaderBytes))
+	if o.HTTP2 != "" {
+		kv(&server, "http2", q(o.HTTP2))
+	}
+	kv(&server, "max_concurrent_streams", strconv.Itoa(o.MaxConcurrentStreams))
+	kv(&server, "http2_glitches", strconv.Itoa(o.HTTP2Glitches))
 	kv(&proxy, "max_body_bytes", strconv.FormatInt(o.MaxBodyBytes, 10))
 	if o.ReadTimeout != "" {
 		kv(&proxy, "read_timeout", q(o.ReadTimeout))
@@ -101,6 +110,7 @@ func startHostile(t testing.TB, o hostileOptions) *hostileFront {
 		kv(&proxy, "response_header_timeout", q(o.ResponseHeaderTimeout))
 	}
 	kv(&proxy, "max_backend_conns", strconv.Itoa(o.MaxBackendConns))
+	kv(&proxy, "max_idle_conns", strconv.Itoa(o.MaxIdleConns))
 	if o.QueueTimeout != "" {
 		kv(&proxy, "queue_timeout", q(o.QueueTimeout))
 	}
@@ -136,6 +146,9 @@ access = %v
 %s
 `, itest.FreePort(t), metricsPort, server.String(), proxy.String(), hstsValue, headers.String(), o.Backend, !o.NoAccessLog, o.Extra)
 	f := itest.StartTlsfront(t, dir, cfg)
+	if o.HTTP2 != "" {
+		requireH2Server(t, f.HTTPSAddr, o.HTTP2)
+	}
 	return &hostileFront{
 		Tlsfront: f,
 		Metrics:  fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),

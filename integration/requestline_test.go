@@ -42,12 +42,23 @@ func hostileLog(t *testing.T, apache *itest.Apache) map[string][]string {
 func TestRequestLineAndHost(t *testing.T) {
 	t.Parallel()
 	apache := itest.StartApache(t, itest.ApacheOptions{Extra: hostileApache})
-	f := startHostile(t, hostileOptions{Backend: apache.URL})
-	host := fmt.Sprintf("localhost:%d", f.HTTPSPort)
-	if r := rawExchange(t, f.HTTPSAddr, "GET /warm-up HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n"); len(r.statuses) != 1 {
-		t.Fatalf("warm-up: %v", r.statuses)
+	// One front per HTTP/2 server (server.http2); the HTTP/1.1 cases go to
+	// the first.
+	fronts := map[string]*hostileFront{}
+	type counts struct{ goroutines, fds int }
+	base := map[string]counts{}
+	for _, h2 := range h2Servers {
+		fr := startHostile(t, hostileOptions{Backend: apache.URL, HTTP2: h2})
+		warm := fmt.Sprintf("GET /warm-up HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n", fr.HTTPSPort)
+		if r := rawExchange(t, fr.HTTPSAddr, warm); len(r.statuses) != 1 {
+			t.Fatalf("warm-up: %v", r.statuses)
+		}
+		fronts[h2] = fr
+		g, fds := settleCounts(t, fr, -1, -1)
+		base[h2] = counts{g, fds}
 	}
-	baseGoroutines, baseFDs := settleCounts(t, f, -1, -1)
+	f := fronts[h2Servers[0]]
+	host := fmt.Sprintf("localhost:%d", f.HTTPSPort)
 
 	// Refused outright: 400 and the connection closed, nothing at Apache.
 	h1Refused := []struct{ name, req string }{
@@ -70,18 +81,25 @@ func TestRequestLineAndHost(t *testing.T) {
 	}
 	h2Refused := []struct {
 		name   string
-		fields [][2]string
+		fields [][2]string // {host} stands for localhost:PORT
 	}{
-		{":path with a space (an HTTP/1.0 request line inside)", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", host}, {":path", "/rl/h2/q?a HTTP/1.0 x"}}},
-		{":path with non-ASCII", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", host}, {":path", "/rl/h2/\xc3\xa9"}}},
+		{":path with a space (an HTTP/1.0 request line inside)", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "{host}"}, {":path", "/rl/h2/q?a HTTP/1.0 x"}}},
+		{":path with non-ASCII", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "{host}"}, {":path", "/rl/h2/\xc3\xa9"}}},
 		{":authority fullwidth", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "ｂ.test"}, {":path", "/rl/h2/idna"}}},
 		{":authority with a path", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost/x"}, {":path", "/rl/h2/apath"}}},
 		{":authority with two ports", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost:80:80"}, {":path", "/rl/h2/ports"}}},
 		{":authority list", [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost,evil.example"}, {":path", "/rl/h2/list"}}},
 	}
-	for _, c := range h2Refused {
-		if got := h2Exchange(t, f.HTTPSAddr, c.fields, nil); got != "status:400" && got != "reset" {
-			t.Errorf("HTTP/2 %s: got %s, want status:400 (or the stream reset)", c.name, got)
+	for _, h2 := range h2Servers {
+		fr := fronts[h2]
+		for _, c := range h2Refused {
+			fields := make([][2]string, len(c.fields))
+			for i, kv := range c.fields {
+				fields[i] = [2]string{kv[0], strings.ReplaceAll(kv[1], "{host}", fmt.Sprintf("localhost:%d", fr.HTTPSPort))}
+			}
+			if got := h2Exchange(t, fr.HTTPSAddr, fields, nil); got != "status:400" && got != "reset" {
+				t.Errorf("HTTP/2 (server.http2 = %q) %s: got %s, want status:400 (or the stream reset)", h2, c.name, got)
+			}
 		}
 	}
 
@@ -129,7 +147,10 @@ func TestRequestLineAndHost(t *testing.T) {
 		}
 	}
 	// Every refused connection was let go: no goroutine or file left behind.
-	if g, fds := settleCounts(t, f, baseGoroutines, baseFDs); g > baseGoroutines || fds > baseFDs {
-		t.Errorf("after the cases tlsfront has %d goroutines and %d open files, before %d and %d", g, fds, baseGoroutines, baseFDs)
+	for _, h2 := range h2Servers {
+		b := base[h2]
+		if g, fds := settleCounts(t, fronts[h2], b.goroutines, b.fds); g > b.goroutines || fds > b.fds {
+			t.Errorf("server.http2 = %q: after the cases tlsfront has %d goroutines and %d open files, before %d and %d", h2, g, fds, b.goroutines, b.fds)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,17 +110,22 @@ func TestShieldAccessRules(t *testing.T) {
 	dir := t.TempDir()
 	ca := testca.New(t)
 	writeLeaf(t, dir, ca.Leaf(t, testca.LeafOptions{Names: []string{"localhost", "127.0.0.1"}}))
-	cfg := applianceConfig{
-		HTTPS: loopback(t), Backend: apache.URL, Cert: "site.chain.pem", Key: "site.key",
-		Server: "proxy_protocol = true", Headers: `trusted_proxies = ["127.0.0.2/32"]`, Log: "access = true",
-	}.String() + `
+	https := loopback(t)
+	cfg := func(http2 string) string {
+		return applianceConfig{
+			HTTPS: https, Backend: apache.URL, Cert: "site.chain.pem", Key: "site.key",
+			Server:  "proxy_protocol = true\nwatch_interval = \"0s\"\nhttp2 = " + strconv.Quote(http2),
+			Headers: `trusted_proxies = ["127.0.0.2/32"]`, Log: "access = true",
+		}.String() + `
 [[site.rule]]
 path = "/server-status"
 allow = ["10.0.0.0/8"]
 deny = ["all"]
 case_insensitive = true
 `
-	f := itest.StartTlsfront(t, dir, cfg)
+	}
+	server := h2Servers[0]
+	f := itest.StartTlsfront(t, dir, cfg(server))
 	addr := f.HTTPSAddr
 	const allowed, refused = "10.1.2.3", "203.0.113.5"
 
@@ -134,8 +140,15 @@ case_insensitive = true
 		{"/x/../server-status", true},
 		{"/SERVER-STATUS", false},
 	}
-	for _, h2 := range []bool{false, true} {
-		proto := map[bool]string{false: "h1", true: "h2"}[h2]
+	var proto string
+	for _, p := range spoofProtos() {
+		// Each HTTP/2 server in turn (server.http2, switched by a reload).
+		if p.server != server {
+			server = p.server
+			switchHTTP2(t, f, cfg(server), server)
+		}
+		proto = p.name
+		h2 := p.h2
 		t.Run(proto, func(t *testing.T) {
 			in, out := proxiedClient(t, addr, allowed, h2, ca.Pool()), proxiedClient(t, addr, refused, h2, ca.Pool())
 			for i, tr := range tricks {
@@ -167,7 +180,7 @@ case_insensitive = true
 	// The allowed requests above were waited for in Apache's log, and each
 	// refused one was answered before the next allowed one was sent: had
 	// any reached Apache, it would be logged by now.
-	apache.WaitTarget(t, "/server-status?h2-allowed-0")
+	apache.WaitTarget(t, "/server-status?"+proto+"-allowed-0")
 	for _, r := range apache.Requests(t) {
 		if strings.Contains(r.Target, "-refused-") {
 			t.Errorf("Apache logged a refused request: %s", r.Line)
@@ -194,12 +207,16 @@ func TestShieldRateLimit(t *testing.T) {
 	ca := testca.New(t)
 	roots := ca.Pool()
 	writeLeaf(t, dir, ca.Leaf(t, testca.LeafOptions{Names: []string{"localhost", "127.0.0.1"}}))
-	metricsAddr := loopback(t)
-	base := applianceConfig{
-		HTTPS: loopback(t), Backend: apache.URL, Cert: "site.chain.pem", Key: "site.key",
-		Server:  fmt.Sprintf("proxy_protocol = true\nmetrics = %q\nmax_conns_per_client = 2\nwatch_interval = \"0s\"", metricsAddr),
-		Headers: `trusted_proxies = ["127.0.0.2/32"]`, Log: "access = true",
-	}.String()
+	metricsAddr, https := loopback(t), loopback(t)
+	baseFor := func(http2 string) string {
+		return applianceConfig{
+			HTTPS: https, Backend: apache.URL, Cert: "site.chain.pem", Key: "site.key",
+			Server: fmt.Sprintf("proxy_protocol = true\nmetrics = %q\nmax_conns_per_client = 2\nwatch_interval = \"0s\"\nhttp2 = %q",
+				metricsAddr, http2),
+			Headers: `trusted_proxies = ["127.0.0.2/32"]`, Log: "access = true",
+		}.String()
+	}
+	server := h2Servers[0]
 	const (
 		rate  = 5 // requests per second
 		burst = 3
@@ -213,15 +230,22 @@ burst = %d
 path = "/slow"
 rate = "1r/m"
 `, rate, burst)
-	f := itest.StartTlsfront(t, dir, base+rules)
+	f := itest.StartTlsfront(t, dir, baseFor(server)+rules)
 	addr := f.HTTPSAddr
 	limitedTotal := 0 // 429s the fast clients got, for the metrics
 
-	for _, h2 := range []bool{false, true} {
-		proto := map[bool]string{false: "h1", true: "h2"}[h2]
+	protos := spoofProtos()
+	for k, p := range protos {
+		// Each HTTP/2 server in turn (server.http2, switched by a reload:
+		// the rate-limit state is the process's).
+		if p.server != server {
+			server = p.server
+			switchHTTP2(t, f, baseFor(server)+rules, server)
+		}
+		proto, h2 := p.name, p.h2
 		t.Run(proto, func(t *testing.T) {
 			// One client pair per protocol: their own rate-limit state.
-			fast, steady := map[bool]string{false: "203.0.113.10", true: "203.0.113.20"}[h2], map[bool]string{false: "203.0.113.11", true: "203.0.113.21"}[h2]
+			fast, steady := fmt.Sprintf("203.0.113.%d", 10+10*k), fmt.Sprintf("203.0.113.%d", 11+10*k)
 			fc, sc := proxiedClient(t, addr, fast, h2, roots), proxiedClient(t, addr, steady, h2, roots)
 			period := time.Second / rate
 			const steadyN, fastN = 8, 40 // over 8 periods: the fast client sends 5 a period
@@ -297,7 +321,7 @@ rate = "1r/m"
 	if s, _, retry := get(t, slow, addr, "/slow", false); s != 429 || retry != "63" {
 		t.Fatalf("second /slow: %d Retry-After %q, want 429 and 63", s, retry)
 	}
-	writeAtomic(t, f.ConfigPath, []byte(base+rules+"[[site.rule]]\npath = \"/new\"\ndeny = [\"all\"]\n"))
+	writeAtomic(t, f.ConfigPath, []byte(baseFor(server)+rules+"[[site.rule]]\npath = \"/new\"\ndeny = [\"all\"]\n"))
 	if ok, problems := hup(t, f); !ok {
 		t.Fatalf("reload failed: %q", problems)
 	}
@@ -341,11 +365,22 @@ rate = "1r/m"
 		{`tlsfront_shield_refusals_total{reason="rate_limited",rule="/slow",site="localhost"}`, 2},
 		{`tlsfront_shield_refusals_total{reason="denied",rule="/new",site="localhost"}`, 1},
 		{`tlsfront_shield_connections_refused_total`, 1},
-		{`tlsfront_shield_table_entries`, 5}, // the 4 clients of /limited and the one of /slow
+		{`tlsfront_shield_table_entries`, float64(2*len(protos) + 1)}, // the clients of /limited and the one of /slow
 		{`tlsfront_shield_table_size`, 100000},
 	} {
 		if v, ok := metricValue(text, tt.series); !ok || v != tt.want {
 			t.Errorf("%s = %v (present %v), want %v", tt.series, v, ok, tt.want)
 		}
 	}
+}
+
+// switchHTTP2 writes cfg (whose server.http2 is http2) and reloads f with
+// it: new connections are served by that HTTP/2 server.
+func switchHTTP2(t *testing.T, f *itest.Tlsfront, cfg, http2 string) {
+	t.Helper()
+	writeAtomic(t, f.ConfigPath, []byte(cfg))
+	if ok, problems := hup(t, f); !ok {
+		t.Fatalf("reload to server.http2 = %q failed: %q", http2, problems)
+	}
+	requireH2Server(t, f.HTTPSAddr, http2)
 }

@@ -162,18 +162,38 @@ const (
 	spoofCDN = "10.9.9.9"
 )
 
-func startSpoofFront(t *testing.T, backend string, ca *testca.CA) *spoofFront {
+func startSpoofFront(t *testing.T, backend string, ca *testca.CA, http2 string) *spoofFront {
 	t.Helper()
 	dir := t.TempDir()
 	writeLeaf(t, dir, ca.Leaf(t, testca.LeafOptions{Names: []string{"localhost", "127.0.0.1"}}))
 	metrics := loopback(t)
 	cfg := applianceConfig{
 		HTTPS: loopback(t), Backend: backend, Cert: "site.chain.pem", Key: "site.key",
-		Server:  fmt.Sprintf("proxy_protocol = true\nmetrics = %q", metrics),
+		Server:  fmt.Sprintf("proxy_protocol = true\nmetrics = %q\nhttp2 = %q", metrics, http2),
 		Headers: fmt.Sprintf("trusted_proxies = [%q, \"10.9.9.0/24\"]", spoofLB+"/32"),
 		Log:     "access = true",
 	}
-	return &spoofFront{Tlsfront: itest.StartTlsfront(t, dir, cfg.String()), addr: cfg.HTTPS, metrics: metrics, roots: ca.Pool()}
+	f := &spoofFront{Tlsfront: itest.StartTlsfront(t, dir, cfg.String()), addr: cfg.HTTPS, metrics: metrics, roots: ca.Pool()}
+	requireH2Server(t, f.addr, http2)
+	return f
+}
+
+// spoofProto is how a spoofing case reaches tlsfront: HTTP/1.1, or HTTP/2
+// served by one of the HTTP/2 servers (server.http2).
+type spoofProto struct {
+	name   string // "h1", "h2-go", "h2-tlsfront"
+	h2     bool
+	server string // the front's server.http2
+}
+
+// spoofProtos are HTTP/1.1 (to the front of the first HTTP/2 server) and
+// HTTP/2 to each HTTP/2 server.
+func spoofProtos() []spoofProto {
+	out := []spoofProto{{"h1", false, h2Servers[0]}}
+	for _, s := range h2Servers {
+		out = append(out, spoofProto{"h2-" + s, true, s})
+	}
+	return out
 }
 
 // get connects from the local address from, sends pp (a PROXY header, or
@@ -246,30 +266,33 @@ func cgiEnv(body string) map[string]string {
 	return env
 }
 
-// spoofSetup is Apache with the CGI, the raw backend, and a tlsfront in
-// front of each.
+// spoofSetup is Apache with the CGI, the raw backend, and, per HTTP/2
+// server (server.http2), a tlsfront in front of each.
 type spoofSetup struct {
 	apache   *itest.Apache
 	raw      *rawBackend
-	toApache *spoofFront
-	toRaw    *spoofFront
+	toApache map[string]*spoofFront // by server.http2
+	toRaw    map[string]*spoofFront
 }
 
 func startSpoofSetup(t *testing.T) *spoofSetup {
 	t.Helper()
-	s := &spoofSetup{apache: itest.StartApache(t, itest.ApacheOptions{CGI: true, Extra: apache22Env()}), raw: startRawBackend(t)}
+	s := &spoofSetup{apache: itest.StartApache(t, itest.ApacheOptions{CGI: true, Extra: apache22Env()}), raw: startRawBackend(t),
+		toApache: map[string]*spoofFront{}, toRaw: map[string]*spoofFront{}}
 	ca := testca.New(t)
-	s.toApache = startSpoofFront(t, s.apache.URL, ca)
-	s.toRaw = startSpoofFront(t, "http://"+s.raw.ln.Addr().String(), ca)
+	for _, h2 := range h2Servers {
+		s.toApache[h2] = startSpoofFront(t, s.apache.URL, ca, h2)
+		s.toRaw[h2] = startSpoofFront(t, "http://"+s.raw.ln.Addr().String(), ca, h2)
+	}
 	return s
 }
 
-// both sends the request through both fronts and returns the CGI
-// environment Apache gave it and the head the raw backend received.
-func (s *spoofSetup) both(t *testing.T, from string, pp []byte, h2 bool, id string, hdrs map[string]string) (map[string]string, string) {
+// both sends the request through both fronts of p.server and returns the
+// CGI environment Apache gave it and the head the raw backend received.
+func (s *spoofSetup) both(t *testing.T, from string, pp []byte, p spoofProto, id string, hdrs map[string]string) (map[string]string, string) {
 	t.Helper()
-	env := cgiEnv(s.toApache.get(t, from, pp, h2, "/cgi-bin/env?"+id, hdrs))
-	s.toRaw.get(t, from, pp, h2, "/raw?"+id, hdrs)
+	env := cgiEnv(s.toApache[p.server].get(t, from, pp, p.h2, "/cgi-bin/env?"+id, hdrs))
+	s.toRaw[p.server].get(t, from, pp, p.h2, "/raw?"+id, hdrs)
 	head, ok := s.raw.head("/raw?" + id)
 	if !ok {
 		t.Fatalf("%s: the raw backend got no request", id)
@@ -303,8 +326,8 @@ func TestSpoofedClientHeaders(t *testing.T) {
 		{"untrusted", "127.0.0.1", nil, false},
 		{"trusted", spoofLB, []byte("PROXY TCP4 " + spoofCDN + " 127.0.0.1 40000 443\r\n"), true},
 	} {
-		for _, h2 := range []bool{false, true} {
-			proto := map[bool]string{false: "h1", true: "h2"}[h2]
+		for _, p := range spoofProtos() {
+			proto := p.name
 			for i, c := range spoofCases {
 				name := fmt.Sprintf("%s/%s/%s", peer.name, proto, c.name)
 				t.Run(name, func(t *testing.T) {
@@ -313,7 +336,7 @@ func TestSpoofedClientHeaders(t *testing.T) {
 					if strings.HasPrefix(c.env, "APACHE22_") {
 						invalid++
 					}
-					env, head := s.both(t, peer.from, peer.pp, h2, id, map[string]string{c.name: value})
+					env, head := s.both(t, peer.from, peer.pp, p, id, map[string]string{c.name: value})
 					want := ""
 					if peer.trusted && c.fromTrusted {
 						want = value
@@ -337,9 +360,13 @@ func TestSpoofedClientHeaders(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	text := scrape(t, s.toApache.metrics)
-	if got, _ := metricValue(text, "tlsfront_request_headers_dropped_total"); got != float64(invalid) {
-		t.Errorf("tlsfront_request_headers_dropped_total = %v, want %d (one per request with an invalid name)", got, invalid)
+	dropped := 0.0
+	for _, f := range s.toApache {
+		v, _ := metricValue(scrape(t, f.metrics), "tlsfront_request_headers_dropped_total")
+		dropped += v
+	}
+	if dropped != float64(invalid) {
+		t.Errorf("tlsfront_request_headers_dropped_total = %v (all fronts), want %d (one per request with an invalid name)", dropped, invalid)
 	}
 }
 
@@ -374,11 +401,11 @@ func TestPROXYWithoutClientAddress(t *testing.T) {
 		{"v1 names an untrusted address", []byte("PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n"),
 			want{"203.0.113.7", "203.0.113.7", "for=203.0.113.7;host=localhost;proto=https", ""}},
 	} {
-		for _, h2 := range []bool{false, true} {
-			proto := map[bool]string{false: "h1", true: "h2"}[h2]
+		for _, p := range spoofProtos() {
+			proto, h2 := p.name, p.h2
 			t.Run(tc.name+"/"+proto, func(t *testing.T) {
 				id := fmt.Sprintf("pp-%d-%s", i, proto)
-				env, head := s.both(t, spoofLB, tc.pp, h2, id, client)
+				env, head := s.both(t, spoofLB, tc.pp, p, id, client)
 				for _, w := range []struct{ env, header, want string }{
 					{"HTTP_X_FORWARDED_FOR", "X-Forwarded-For", tc.want.xff},
 					{"HTTP_X_REAL_IP", "X-Real-IP", tc.want.realIP},
@@ -394,7 +421,7 @@ func TestPROXYWithoutClientAddress(t *testing.T) {
 				}
 				if tc.want.xff == spoofLB {
 					// The access log names the balancer as the client.
-					s.toApache.WaitLog(t, func(m map[string]any) bool {
+					s.toApache[p.server].WaitLog(t, func(m map[string]any) bool {
 						return m["message"] == "request" && m["client"] == spoofLB && m["path"] == "/cgi-bin/env" &&
 							strings.HasPrefix(fmt.Sprint(m["proto"]), map[bool]string{false: "HTTP/1", true: "HTTP/2"}[h2])
 					})

@@ -237,8 +237,12 @@ func NewH2Server(h H2Handler, o H2Options) *H2Server {
 // ServeConn serves one connection whose TLS handshake is done and whose
 // ALPN protocol is "h2", until it closes; it closes c. It may be called
 // from many goroutines at once.
-func (s *H2Server) ServeConn(c net.Conn) {
-	start := time.Now()
+func (s *H2Server) ServeConn(c net.Conn) { s.ServeConnSince(c, time.Now()) }
+
+// ServeConnSince is ServeConn for a connection accepted at start: its
+// first request's headers are due within ReadHeaderTimeout of start, the
+// TLS handshake's time included (as the HTTP/1.1 engine counts it).
+func (s *H2Server) ServeConnSince(c net.Conn, start time.Time) {
 	cc := newH2Conn(s, c)
 	s.mu.Lock()
 	if s.draining {
@@ -288,6 +292,14 @@ func (s *H2Server) Shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// Draining reports whether Shutdown (or Close) began: connections served
+// from now on get GOAWAY with last stream 0 before any stream.
+func (s *H2Server) Draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
 }
 
 // Close closes every connection at once. Handlers still running see their

@@ -7,8 +7,8 @@
 #    curl, openssl, iproute2, util-linux, procps, systemd, nginx (the shield's
 #    rate limits are compared with its limit_req); gcc and libssl-dev
 #    for the optional OpenSSL signer; podman, runc, rpm, cpio for the release
-#    artefacts' tests; nghttp2-client and, with go install, h2spec for the
-#    HTTP/2 server's tests) when any is missing and
+#    artefacts' tests; nghttp2-client, chromium and, with go install, h2spec
+#    for the HTTP/2 server's tests) when any is missing and
 #    we are root (or have password-less sudo) with apt-get. Otherwise it
 #    skips the install: tests needing a missing tool are skipped, or fail
 #    when CI=true.
@@ -51,8 +51,10 @@ declare -A tools=(
 	# (podman with runc, as TESTING.md says), the rpm checks, objdump for the
 	# openssl variant's glibc version.
 	[podman]=podman [runc]=runc [rpm]=rpm [rpm2cpio]=rpm2cpio [cpio]=cpio [objdump]=binutils
-	# The HTTP/2 server's peers (proxy/h2peers_test.go).
-	[nghttp]=nghttp2-client [h2load]=nghttp2-client
+	# The HTTP/2 server's peers (proxy/h2peers_test.go,
+	# integration/h2clients_test.go); headless Chromium loads a page
+	# through the binary (about 20 s to install from a Debian mirror).
+	[nghttp]=nghttp2-client [h2load]=nghttp2-client [chromium]=chromium
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -92,7 +94,8 @@ fi
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
 export PATH
 
-# h2spec (HTTP/2 conformance, proxy/h2spec_test.go) installs with go install;
+# h2spec (HTTP/2 conformance, proxy/h2spec_test.go and, through the binary,
+# integration/h2spec_test.go) installs with go install;
 # its v2.2.1 tag has no go.mod, hence "+incompatible".
 H2SPEC_VERSION="${H2SPEC_VERSION:-v2.2.1+incompatible}"
 h2spec_bin="$(go env GOPATH)/bin/h2spec"

@@ -48,6 +48,10 @@ type buildEnv struct {
 	// clientVerify sees the result of every client-certificate
 	// verification (metrics); nil for -t.
 	clientVerify func(result string)
+	// http2 are the counters of every Generation's HTTP/2 server
+	// (server.http2 = "tlsfront"), kept across reloads for the metrics;
+	// nil: each server counts for itself (-t, tests).
+	http2 *proxy.H2Counters
 }
 
 // build maps cfg onto the runtime packages and returns the Generation, not
@@ -135,6 +139,7 @@ func build(cfg *config.Config, fromConfig []config.Problem, env buildEnv) (_ *Ge
 		Policy:                 g.policy,
 		Sites:                  tsites,
 		ACME:                   g.acme,
+		NextProtos:             alpnProtocols(cfg.Server.HTTP2),
 		SessionTicketsDisabled: !cfg.TLS.SessionTickets,
 		TicketKeys:             ticketKeys,
 	})
@@ -272,7 +277,7 @@ func (g *Generation) startServers(env buildEnv) {
 	}
 	opts := g.serverOptions()
 	g.handler.SetObserve(g.observe)
-	g.servers = g.newConnServers(opts)
+	g.servers = g.newConnServers(opts, env.http2)
 	for _, s := range distinct(g.servers) {
 		g.closers = append(g.closers, s.Close)
 	}

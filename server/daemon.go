@@ -61,7 +61,10 @@ type Daemon struct {
 	clientConns    *shield.Conns
 	shieldTable    *shield.Table
 	clientRefusals *proxy.RefusalLog
-	lns            listeners
+	// http2 counts for every Generation's tlsfront HTTP/2 server, so that
+	// the glitch metrics survive reloads.
+	http2 *proxy.H2Counters
+	lns   listeners
 
 	cur atomic.Pointer[Generation] // the one store a reload publishes with
 
@@ -136,6 +139,8 @@ func Start(opts Options) (*Daemon, error) {
 	d.clientConns, d.shieldTable = shield.NewConns(0), shield.NewTable(0)
 	d.clientRefusals = proxy.NewRefusalLog(d.logger, 0)
 	d.metrics.WatchShield(d.shieldTable, d.clientConns)
+	d.http2 = new(proxy.H2Counters)
+	d.metrics.WatchHTTP2(d.http2)
 	d.lns.limiter = d.limiter
 	d.tlsConfig = listenerTLSConfig()
 
@@ -187,7 +192,7 @@ func Start(opts Options) (*Daemon, error) {
 func (d *Daemon) env() buildEnv {
 	return buildEnv{logger: d.logger, now: time.Now(), metrics: d.metrics, access: d.accessLogger, onClosed: d.untrack,
 		shieldTable: d.shieldTable, clientConns: d.clientConns, clientRefusals: d.clientRefusals,
-		clientVerify: d.metrics.ClientCertVerification}
+		clientVerify: d.metrics.ClientCertVerification, http2: d.http2}
 }
 
 // publish makes g the Generation new connections take, in one atomic

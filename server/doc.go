@@ -35,9 +35,10 @@
 // protocol, to the Generation's ConnServer for that protocol
 // (Generation.servers, filled by Generation.newConnServers in engines.go:
 // "h2" and "http/1.1", the latter also for clients that negotiate
-// nothing). Until tlsfront's own HTTP/1.1 and HTTP/2 engines land, both are
-// HTTPServers: net/http's http.Server fed through a listener adapter. An
-// engine plugs in by implementing ConnServer and being returned for its
+// nothing). "http/1.1" is tlsfront's own engine (proxy.H1); "h2" is what
+// server.http2 names: tlsfront's own server (proxy.H2Server), net/http's
+// http.Server fed through a listener adapter (HTTPServer), or none, and
+// then "h2" is not offered in ALPN. An engine plugs in by implementing ConnServer and being returned for its
 // protocol by newConnServers, where it gets the Generation's handler
 // (proxy), its observer (metrics, access log) and its limits. It serves
 // each *tls.Conn it is given (ServeConn) and closes it when done; the

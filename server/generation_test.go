@@ -35,11 +35,21 @@ func slowBackend(t *testing.T, name string, started chan<- string, release <-cha
 // replaced Generation drains: nothing is cut), later requests go on new
 // connections and get the new pair, and the old Generation is closed once
 // its last connection has.
+// It runs with each HTTP/2 server (server.http2).
 func TestConnectionKeepsItsGeneration(t *testing.T) {
+	for _, h2 := range http2Servers {
+		t.Run(h2, func(t *testing.T) { connectionKeepsItsGeneration(t, h2) })
+	}
+}
+
+// http2Servers are the values of server.http2 that serve HTTP/2.
+var http2Servers = []string{"go", "tlsfront"}
+
+func connectionKeepsItsGeneration(t *testing.T, http2 string) {
 	f := newFixture(t)
 	oldLeaf := f.leaf(t, "site")
 	started, release := make(chan string, 4), make(chan struct{})
-	cfg := siteConfig{HTTPS: loopback(t), Backend: slowBackend(t, "old", started, release), Cert: "site"}
+	cfg := siteConfig{HTTPS: loopback(t), Backend: slowBackend(t, "old", started, release), Cert: "site", HTTP2: http2}
 	f.write(t, cfg)
 	d := f.start(t)
 	roots := f.ca.Pool()
@@ -150,10 +160,17 @@ func waitDraining(t *testing.T, g *Generation) {
 // a reload, whose handshake ends once the replaced Generation drains, is
 // turned away with GOAWAY before any stream, not dropped: the client's
 // request succeeds (on a new connection, with the new Generation).
+// It runs with each HTTP/2 server (server.http2).
 func TestLateHTTP2HandoffIsNotLost(t *testing.T) {
+	for _, h2 := range http2Servers {
+		t.Run(h2, func(t *testing.T) { lateHTTP2HandoffIsNotLost(t, h2) })
+	}
+}
+
+func lateHTTP2HandoffIsNotLost(t *testing.T, http2 string) {
 	f := newFixture(t)
 	f.leaf(t, "site")
-	cfg := siteConfig{HTTPS: loopback(t), Backend: backend(t, "old"), Cert: "site"}
+	cfg := siteConfig{HTTPS: loopback(t), Backend: backend(t, "old"), Cert: "site", HTTP2: http2}
 	f.write(t, cfg)
 	d := f.start(t)
 	oldGen := d.cur.Load()
@@ -172,11 +189,14 @@ func TestLateHTTP2HandoffIsNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraining(t, oldGen)
-	h2 := oldGen.servers["h2"].(*HTTPServer)
-	for deadline := time.Now().Add(5 * time.Second); !h2.ln.isClosed(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the replaced HTTP/2 server still takes connections")
+	if h2, ok := oldGen.servers["h2"].(*HTTPServer); ok {
+		for deadline := time.Now().Add(5 * time.Second); !h2.ln.isClosed(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the replaced HTTP/2 server still takes connections")
+			}
 		}
+	} else if _, ok := oldGen.servers["h2"].(*h2Server); !ok || http2 != "tlsfront" {
+		t.Fatalf("server.http2 = %q is served by %T", http2, oldGen.servers["h2"])
 	}
 
 	tlsCfg := &tls.Config{ServerName: "localhost", RootCAs: f.ca.Pool(), NextProtos: []string{"h2"}}

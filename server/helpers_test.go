@@ -43,12 +43,17 @@ type siteConfig struct {
 	HTTPS, HTTP string // listen addresses; HTTP "" disables the plain listener
 	Backend     string
 	Cert        string // base name of NAME.chain.pem and NAME.key in the fixture's dir
+	HTTP2       string // server.http2; "" leaves the default
 	Extra       string // appended TOML (tables after [[site]] must come after [log])
 }
 
 func (c siteConfig) String() string {
+	http2 := ""
+	if c.HTTP2 != "" {
+		http2 = fmt.Sprintf("http2 = %q\n", c.HTTP2)
+	}
 	return fmt.Sprintf(`[server]
-https = %q
+%shttps = %q
 http = %q
 state_dir = "state"
 watch_interval = "0s"
@@ -67,7 +72,7 @@ backend = %q
   cert = "%s.chain.pem"
   key = "%s.key"
 %s
-`, c.HTTPS, c.HTTP, c.Backend, c.Cert, c.Cert, c.Extra)
+`, http2, c.HTTPS, c.HTTP, c.Backend, c.Cert, c.Cert, c.Extra)
 }
 
 // fixture is a daemon under test with its CA, configuration and log.

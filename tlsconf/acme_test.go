@@ -449,6 +449,31 @@ func TestACMEChallenges(t *testing.T) {
 			t.Errorf("client: %v, want no_application_protocol", cliErr)
 		}
 	})
+	t.Run("without h2 (server.http2 = off)", func(t *testing.T) {
+		opts := func(a *ACME, site Site) Options {
+			return Options{Policy: &Policy{Profile: "tutorial", MinVersion: tls.VersionTLS10, Suites: tutorialOrder},
+				Sites: []Site{site}, ACME: a, NextProtos: []string{"http/1.1"}}
+		}
+		st, err := New(opts(a, site))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, cliErr, srvErr := serverHandshake(t, st, &tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"acme-tls/1"}})
+		if cliErr != nil || srvErr != nil || cs.NegotiatedProtocol != "acme-tls/1" {
+			t.Errorf("acme-tls/1 hello: ALPN %q, client %v, server %v; want the challenge answered", cs.NegotiatedProtocol, cliErr, srvErr)
+		}
+		if got := NewHolder(st).Config().NextProtos; !reflect.DeepEqual(got, []string{"http/1.1", "acme-tls/1"}) {
+			t.Errorf("listener NextProtos %q", got)
+		}
+		noH2, err := New(opts(nil, testSite(t, testca.New(t), "a.example")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, cliErr, srvErr = serverHandshake(t, noH2, &tls.Config{ServerName: "a.example", InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+		if cliErr != nil || srvErr != nil || cs.NegotiatedProtocol != "http/1.1" {
+			t.Errorf("browser hello: ALPN %q, client %v, server %v; want http/1.1", cs.NegotiatedProtocol, cliErr, srvErr)
+		}
+	})
 	t.Run("listener NextProtos", func(t *testing.T) {
 		if got := NewHolder(st).Config().NextProtos; !reflect.DeepEqual(got, []string{"h2", "http/1.1", "acme-tls/1"}) {
 			t.Errorf("with ACME: %q", got)
