@@ -190,7 +190,7 @@ func Defaults() Config {
 			WatchInterval:     Duration{time.Minute},
 			ClientTableSize:   shield.DefaultTableSize,
 
-			HTTP2:                "go",
+			HTTP2:                "tlsfront",
 			MaxConcurrentStreams: 128,
 			HTTP2Glitches:        1000,
 		},

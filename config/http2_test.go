@@ -13,7 +13,7 @@ func TestHTTP2Keys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.HTTP2 != "go" || c.Server.MaxConcurrentStreams != 128 || c.Server.HTTP2Glitches != 1000 {
+	if c.Server.HTTP2 != "tlsfront" || c.Server.MaxConcurrentStreams != 128 || c.Server.HTTP2Glitches != 1000 {
 		t.Errorf("defaults: http2 %q, max_concurrent_streams %d, http2_glitches %d; want \"go\", 128, 1000",
 			c.Server.HTTP2, c.Server.MaxConcurrentStreams, c.Server.HTTP2Glitches)
 	}
