@@ -33,7 +33,8 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("TLSFRONT_SOAK = %q: want a duration of at least 2m", spec)
 	}
 	apache := itest.StartApache(t, itest.ApacheOptions{Files: map[string]string{"big.html": strings.Repeat("x", 32<<10)}})
-	f := startHostile(t, hostileOptions{Backend: apache.URL, NoAccessLog: true})
+	// TLSFRONT_SOAK_HTTP2 picks server.http2 (default: the configuration's default).
+	f := startHostile(t, hostileOptions{Backend: apache.URL, NoAccessLog: true, HTTP2: os.Getenv("TLSFRONT_SOAK_HTTP2")})
 
 	var requests, failures atomic.Int64
 	var firstErr atomic.Value
