@@ -128,7 +128,7 @@ var browserFields = []wire.Field{
 // trip, the response's fields rewritten, the access-log entry.
 func BenchmarkServe(b *testing.B) {
 	h := benchHandler(b, benchBackend(b))
-	ci := &ConnInfo{Remote: netipAddrPortMust("192.0.2.7:50000"), TLS: &tls.ConnectionState{ServerName: "a.example", Version: tls.VersionTLS13}}
+	ci := &ConnInfo{Remote: netipAddrPortMust("192.0.2.7:50000"), TLS: &tls.ConnectionState{ServerName: "a.example", Version: tls.VersionTLS13}, Fwd: new(ForwardCache)} // as the engines make it
 	r := &Request{Method: "GET", Authority: "a.example", Target: "/index.php?id=1", Proto: "HTTP/1.1", Fields: browserFields, Conn: ci}
 	s := &discardSink{}
 	b.ReportAllocs()
