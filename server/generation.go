@@ -45,8 +45,7 @@ type ConnServer interface {
 	// connection handed over whose request was not read yet; each is
 	// answered so that the client opens a new connection for the next
 	// (HTTP/1.1: Connection: close; HTTP/2: GOAWAY, then the open streams);
-	// idle HTTP/1.1 connections have their next request served that way or
-	// close after a short grace (proxy.H1). It returns when every connection is
+	// idle connections close at once. It returns when every connection is
 	// closed, or with ctx's error when ctx ends first; Close follows then.
 	Shutdown(ctx context.Context) error
 
@@ -152,8 +151,7 @@ func (g *Generation) release() {
 // drain is what a reload does to the Generation it replaced: every
 // ConnServer drains, with no deadline: each request being served finishes,
 // then its connection closes (HTTP/1.1: the response says Connection:
-// close; idle ones have their next request served so, or close after a
-// grace of 1 s; HTTP/2: GOAWAY, then the open
+// close; idle connections close at once; HTTP/2: GOAWAY, then the open
 // streams), so every later request of those clients meets the new
 // Generation on a new connection; a connection still in its handshake is
 // handed over all the same and gets the same treatment (HTTP/1.1: its
