@@ -34,17 +34,8 @@ type H1 struct {
 	conns    map[*h1conn]struct{}
 	closed   bool // Close was called: connections handed over are closed at once
 	draining atomic.Bool
-	drainBy  atomic.Int64  // Unix ns: idle connections close by then (set before draining)
 	drained  chan struct{} // closed when draining and the last connection ended
 }
-
-// drainIdleGrace is how long a keep-alive connection that is idle when
-// Shutdown begins stays open. A request arriving meanwhile is served with
-// Connection: close; one sent just as the connection closed would be lost
-// to a client that cannot replay it (a POST), which closing a connection
-// that was busy a moment before makes likely (the soak's reloads did). A
-// connection left quiet for the grace closes as an idle timeout would.
-const drainIdleGrace = time.Second
 
 // H1Options configure an H1. Zero values take the documented defaults.
 type H1Options struct {
@@ -180,18 +171,14 @@ func (e *H1) untrack(c *h1conn) {
 	}
 }
 
-// Shutdown drains e: a request being served is answered with Connection:
-// close, then its connection closes; idle keep-alive connections have
-// their next request served that way, or close when they stay idle for
-// drainIdleGrace; a connection handed over after Shutdown began has its
-// first request served with Connection: close, so the client retries
-// elsewhere rather than lose it. It returns when the last connection ended, or closes the
+// Shutdown drains e: idle keep-alive connections close now, a request
+// being served is answered with Connection: close, then its connection
+// closes; a connection handed over after Shutdown began has its first
+// request served that way, so the client retries elsewhere rather than
+// lose it. It returns when the last connection ended, or closes the
 // remaining ones when ctx ends and returns its error.
 func (e *H1) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.draining.Load() {
-		e.drainBy.Store(time.Now().Add(drainIdleGrace).UnixNano())
-	}
 	e.draining.Store(true)
 	done := make(chan struct{})
 	if len(e.conns) == 0 {
@@ -199,9 +186,8 @@ func (e *H1) Shutdown(ctx context.Context) error {
 	} else {
 		e.drained = done
 	}
-	by := e.drainTime()
 	for c := range e.conns {
-		c.drainIdle(by)
+		c.wakeIdle()
 	}
 	e.mu.Unlock()
 	select {
@@ -228,9 +214,6 @@ const closeWait = 5 * time.Second
 func (e *H1) Close() error {
 	e.mu.Lock()
 	e.closed = true
-	if !e.draining.Load() {
-		e.drainBy.Store(time.Now().UnixNano())
-	}
 	e.draining.Store(true)
 	for c := range e.conns {
 		c.tc.Close()
@@ -255,9 +238,6 @@ func (e *H1) Close() error {
 
 // Draining reports whether Shutdown (or Close) began.
 func (e *H1) Draining() bool { return e.draining.Load() }
-
-// drainTime is when idle connections close once draining.
-func (e *H1) drainTime() time.Time { return time.Unix(0, e.drainBy.Load()) }
 
 // Open returns how many connections e serves.
 func (e *H1) Open() int {
@@ -327,9 +307,7 @@ func (c *h1conn) serve() {
 			return
 		}
 		first = false
-		// A response sent without Connection: close (Shutdown began
-		// after its head) leaves the connection to the idle drain.
-		if !c.serveRequest() {
+		if !c.serveRequest() || c.e.draining.Load() {
 			return
 		}
 	}
@@ -345,9 +323,13 @@ func (c *h1conn) awaitRequest(first bool) time.Time {
 	if first {
 		deadline = c.info.Since.Add(o.ReadHeaderTimeout)
 	}
-	// idle: Shutdown may end this wait (drainIdle). A connection handed
-	// over while draining still has its first request served.
-	c.idle.Store(!first)
+	if !first { // a connection handed over while draining still has its first request served
+		c.idle.Store(true)
+		if c.e.draining.Load() {
+			c.idle.Store(false)
+			return time.Time{}
+		}
+	}
 	got := c.waitIdle(deadline)
 	c.idle.Store(false)
 	if !got {
@@ -394,10 +376,10 @@ func (c *h1conn) linger() {
 	}
 }
 
-// drainIdle brings an idle wait's end forward to by (Shutdown).
-func (c *h1conn) drainIdle(by time.Time) {
+// wakeIdle ends an idle wait (Shutdown).
+func (c *h1conn) wakeIdle() {
 	if c.idle.Load() {
-		_ = c.tc.SetReadDeadline(by)
+		_ = c.tc.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 

@@ -270,7 +270,7 @@ func TestH1Refusals(t *testing.T) {
 			}
 		})
 	}
-	if n := b.requests.Load(); n > 2 { // each of the two chunked bodies may have begun
+	if n := b.requests.Load(); n != 0 && n != 2 { // the two chunked bodies may have begun
 		t.Errorf("the backend got %d requests", n)
 	}
 }
@@ -302,11 +302,8 @@ func TestH1IdleHoldsNoBuffers(t *testing.T) {
 	e.mu.Unlock()
 }
 
-// TestH1Drain: Shutdown lets an in-flight request finish, answered with
-// Connection: close; a keep-alive connection idle when Shutdown began has
-// its next request served the same way (a client that cannot replay a
-// POST loses nothing: closing at once lost one in the soak), and one that
-// stays idle closes after drainIdleGrace.
+// TestH1Drain: Shutdown closes idle connections at once and lets an
+// in-flight request finish, answered with Connection: close.
 func TestH1Drain(t *testing.T) {
 	verifyNoLeaks(t)
 	release := make(chan struct{})
@@ -320,58 +317,27 @@ func TestH1Drain(t *testing.T) {
 	h := newHandler(t, b.URL())
 	h.opts.ResponseHeaderTimeout = 10 * time.Second
 	srv, _ := serveTLS(t, h)
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free) // before the servers' cleanups, should the test fail early
 	idle := dialH1(t, srv)
 	idle.send("GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n")
 	idle.read("GET")
-	again := dialH1(t, srv)
-	again.send("GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n")
-	again.read("GET")
 	busy := dialH1(t, srv)
 	busy.send("GET /slow HTTP/1.1\r\nHost: a.example\r\n\r\n")
-	waitFor(t, "the slow request at the backend", func() bool { return b.requests.Load() == 3 })
-	e := srv.srv.H1
-	waitFor(t, "two idle connections", func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		n := 0
-		for hc := range e.conns {
-			if hc.idle.Load() {
-				n++
-			}
-		}
-		return n == 2
-	})
+	waitFor(t, "the slow request at the backend", func() bool { return b.requests.Load() == 2 })
 	var wg sync.WaitGroup
 	wg.Add(1)
-	began := time.Now()
 	go func() {
 		defer wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
+		if err := srv.srv.H1.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 	}()
-	waitFor(t, "the drain", e.Draining)
-	time.Sleep(drainIdleGrace / 4)
-	again.send("POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\n\r\nhi")
-	res, body := again.read("POST")
-	if res.StatusCode != 200 || body != "done" || !res.Close {
-		t.Errorf("request on a connection idle at Shutdown: %d %q close=%v, want 200 \"done\" with Connection: close", res.StatusCode, body, res.Close)
-	}
-	if !again.closed() {
-		t.Error("the connection was kept after its Connection: close response")
-	}
 	if !idle.closed() {
-		t.Error("an idle connection was not closed by the drain")
-	} else if d := time.Since(began); d < drainIdleGrace/2 {
-		t.Errorf("an idle connection closed %v after Shutdown began, before its grace", d)
+		t.Error("an idle connection was not closed by Shutdown")
 	}
-	free()
-	res, body = busy.read("GET")
+	close(release)
+	res, body := busy.read("GET")
 	if res.StatusCode != 200 || body != "done" || !res.Close {
 		t.Errorf("in-flight request: %d %q close=%v, want 200 \"done\" with Connection: close", res.StatusCode, body, res.Close)
 	}

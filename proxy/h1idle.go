@@ -47,23 +47,37 @@ const hotIdle = 100 * time.Millisecond
 
 // waitIdle waits until the connection has something to read or deadline
 // passes, and reads the first byte of what came into c.one. It reports
-// false when nothing came (closed, timed out, or drained by Shutdown).
+// false when nothing came (closed, timed out, woken by Shutdown).
 func (c *h1conn) waitIdle(deadline time.Time) bool {
+	if c.raw == nil {
+		_ = c.tc.SetReadDeadline(deadline)
+		if c.woken() {
+			return false
+		}
+		n, _ := c.tc.Read(c.one[:])
+		return n == 1
+	}
 	hot := time.Now().Add(hotIdle)
-	if c.raw == nil || hot.After(deadline) {
+	if hot.After(deadline) {
 		hot = deadline
 	}
-	c.setIdleDeadline(hot)
+	_ = c.tc.SetReadDeadline(hot)
+	if c.woken() {
+		return false
+	}
 	// A timeout leaves the connection usable (crypto/tls keeps a partial
 	// record); anything else ends it.
 	n, err := c.tc.Read(c.one[:])
 	if n == 1 {
 		return true
 	}
-	if !isTimeout(err) || !hot.Before(deadline) || c.drainedOut() {
+	if !isTimeout(err) || !hot.Before(deadline) {
 		return false
 	}
-	c.setIdleDeadline(deadline)
+	_ = c.tc.SetReadDeadline(deadline)
+	if c.woken() {
+		return false
+	}
 	if c.raw.Read(c.readableFn) != nil {
 		return false
 	}
@@ -71,23 +85,11 @@ func (c *h1conn) waitIdle(deadline time.Time) bool {
 	return n == 1
 }
 
-// setIdleDeadline sets the idle wait's read deadline, never past the time
-// Shutdown gave idle connections. Shutdown marks the engine draining
-// before it moves an idle connection's deadline, and the wait looks after
-// each deadline it sets, so the drain's deadline is never overwritten.
-func (c *h1conn) setIdleDeadline(d time.Time) {
-	_ = c.tc.SetReadDeadline(d)
-	if c.idle.Load() && c.e.draining.Load() {
-		if by := c.e.drainTime(); by.Before(d) {
-			_ = c.tc.SetReadDeadline(by)
-		}
-	}
-}
-
-// drainedOut reports whether an idle connection's drain time has come.
-func (c *h1conn) drainedOut() bool {
-	return c.idle.Load() && c.e.draining.Load() && !time.Now().Before(c.e.drainTime())
-}
+// woken reports whether Shutdown asked this idle connection to end. It is
+// asked after each read deadline the wait sets: Shutdown marks the engine
+// draining before it moves an idle connection's deadline into the past,
+// so a wake-up is never overwritten by the wait's own deadline.
+func (c *h1conn) woken() bool { return c.idle.Load() && c.e.draining.Load() }
 
 // readable is the idle wait's poll callback: true (stop waiting) once the
 // socket has data, an EOF or an error, by a non-blocking peek; false
