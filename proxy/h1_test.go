@@ -270,7 +270,7 @@ func TestH1Refusals(t *testing.T) {
 			}
 		})
 	}
-	if n := b.requests.Load(); n != 0 && n != 2 { // the two chunked bodies may have begun
+	if n := b.requests.Load(); n > 2 { // each of the two chunked bodies may have begun
 		t.Errorf("the backend got %d requests", n)
 	}
 }
