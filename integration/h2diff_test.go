@@ -212,7 +212,7 @@ var diffCases = []h2Case{
 // refuses as malformed (RFC 9113 §8.1.1, §8.2.2, §8.3.1), with why. For
 // these the backend gets nothing through tlsfront's server.
 var h2Stricter = map[string]string{
-	"content-length above DATA":       "the DATA frames do not add up to content-length: malformed, reset before the backend is asked",
+	"content-length above DATA":       "the DATA frames do not add up to content-length: malformed, reset; a backend request begun is aborted",
 	"content-length below DATA":       "as above",
 	"content-length below split DATA": "as above",
 	"content-length twice":            "two content-length fields: malformed (net/http frames by the first)",
@@ -271,8 +271,13 @@ func TestHTTP2Differential(t *testing.T) {
 		t.Logf("%-46s go %-10s tlsfront %-10s backend: %d, %d", c.name, outcomes[c.name][0], outcomes[c.name][1], len(goReqs), len(ownReqs))
 		if why, ok := h2Stricter[c.name]; ok {
 			stricter++
-			if len(ownReqs) != 0 {
-				t.Errorf("%s: tlsfront's server is listed as refusing it (%s), but the backend got %q", c.name, why, ownReqs[0].head)
+			// A body refused by its DATA frames may find its request begun
+			// (tlsfront streams bodies, as for HTTP/1.1): the backend may
+			// have the head, never the whole request.
+			for _, o := range ownReqs {
+				if o.complete || !strings.Contains(c.name, "DATA") {
+					t.Errorf("%s: tlsfront's server is listed as refusing it (%s), but the backend got %q (complete %v)", c.name, why, o.head, o.complete)
+				}
 			}
 			if len(goReqs) == 0 {
 				t.Errorf("%s: listed as stricter, but net/http's server does not forward it either: drop it from h2Stricter", c.name)
