@@ -22,6 +22,9 @@ type bodyCopier struct {
 	writeErr  error // the backend stopped taking it
 	sent      bool  // the whole body reached the backend
 	stopped   atomic.Bool
+	// clientEOF: the client's body was read to its end, so the client's
+	// connection is in step whatever becomes of the backend's copy.
+	clientEOF atomic.Bool
 }
 
 // backendWriteTimeout bounds each write of a request body to the backend
@@ -57,6 +60,9 @@ func (c *bodyCopier) copy(body *limitedBody, bc *backendConn, buf []byte, length
 			data = data[:length-total+1] // one byte more shows a body longer than declared
 		}
 		n, err := body.Read(data)
+		if err == io.EOF {
+			c.clientEOF.Store(true)
+		}
 		if n > 0 {
 			total += int64(n)
 			if !chunked && total > length {

@@ -35,7 +35,11 @@ func (x *exchange) respond() {
 	case kind != wire.BodyLength:
 		headLength = -1
 	}
-	copierRunning := x.copier != nil && !x.copierDone()
+	// The copier may still be running after the client's body was all
+	// read (its last write to the backend, which answered on reading it):
+	// the client's connection can carry its next request then; closing it
+	// lost a pipelined one.
+	copierRunning := x.copier != nil && !x.copierDone() && !x.copier.clientEOF.Load()
 	if copierRunning || x.bodyUnsent {
 		x.w.CloseAfter() // the client's body will not all be read
 	}
