@@ -2,12 +2,11 @@ package integration
 
 import (
 	"crypto/tls"
-	"io"
 	"net"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
+	"tlsfront/internal/itest"
 )
 
 // The HTTP/2 cases of issues 13 and 16 run against both HTTP/2 servers
@@ -33,26 +32,7 @@ func h2ServerOf(t testing.TB, addr string) string {
 	if c.ConnectionState().NegotiatedProtocol != "h2" {
 		return ""
 	}
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := fr.ReadFrame()
-	if err != nil {
-		t.Fatalf("reading the server's SETTINGS: %v", err)
-	}
-	sf, ok := f.(*http2.SettingsFrame)
-	if !ok {
-		t.Fatalf("the server's first frame is %v, want SETTINGS", f.Header())
-	}
-	if _, ok := sf.Value(http2.SettingMaxFrameSize); ok {
-		return "go"
-	}
-	return "tlsfront"
+	return itest.HTTP2Server(t, c)
 }
 
 // requireH2Server fails the test unless the HTTP/2 server at addr is want

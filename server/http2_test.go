@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"tlsfront/internal/itest"
 )
 
 // h2Probe is what one connection offering "h2" and "http/1.1" found: the
@@ -37,26 +39,7 @@ func probeHTTP2(t *testing.T, addr string, roots *x509.CertPool) h2Probe {
 	if p.alpn != "h2" {
 		return p
 	}
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := fr.ReadFrame()
-	if err != nil {
-		t.Fatalf("reading the server's SETTINGS: %v", err)
-	}
-	sf, ok := f.(*http2.SettingsFrame)
-	if !ok {
-		t.Fatalf("the server's first frame is %v, want SETTINGS", f.Header())
-	}
-	p.server = "tlsfront"
-	if _, ok := sf.Value(http2.SettingMaxFrameSize); ok {
-		p.server = "go"
-	}
+	p.server = itest.HTTP2Server(t, c)
 	return p
 }
 
