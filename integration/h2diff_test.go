@@ -41,49 +41,29 @@ type recBackend struct {
 
 func startRecBackend(t *testing.T) *recBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &recBackend{ln: ln, reqs: map[string][]recRequest{}}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	b := &recBackend{reqs: map[string][]recRequest{}}
+	b.ln = serveRaw(t, func(c net.Conn, br *bufio.Reader) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			r, ok := readRecRequest(br, c)
+			if r.head == "" {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-					r, ok := readRecRequest(br, c)
-					if r.head == "" {
-						return
-					}
-					key := ""
-					if f := strings.Fields(strings.SplitN(r.head, "\n", 2)[0]); len(f) == 3 && len(f[1]) >= 4 && strings.HasPrefix(f[1], "/d") {
-						key = f[1][:4]
-					}
-					b.mu.Lock()
-					b.reqs[key] = append(b.reqs[key], r)
-					b.mu.Unlock()
-					if !ok {
-						return
-					}
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-						return
-					}
-				}
-			}()
+			key := ""
+			if f := strings.Fields(strings.SplitN(r.head, "\n", 2)[0]); len(f) == 3 && len(f[1]) >= 4 && strings.HasPrefix(f[1], "/d") {
+				key = f[1][:4]
+			}
+			b.mu.Lock()
+			b.reqs[key] = append(b.reqs[key], r)
+			b.mu.Unlock()
+			if !ok {
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	})
 	return b
 }
 

@@ -90,11 +90,46 @@ type rawBackend struct {
 
 func startRawBackend(t *testing.T) *rawBackend {
 	t.Helper()
+	b := &rawBackend{heads: map[string]string{}}
+	b.ln = serveRaw(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			var head strings.Builder
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				head.WriteString(line)
+				if line == "\r\n" || line == "\n" {
+					break
+				}
+			}
+			target := ""
+			if f := strings.Fields(strings.SplitN(head.String(), "\n", 2)[0]); len(f) == 3 {
+				target = f[1]
+			}
+			b.mu.Lock()
+			b.heads[target] = head.String()
+			b.mu.Unlock()
+			// Bodiless GETs only: the next bytes are the next request.
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	return b
+}
+
+// serveRaw listens on a loopback port and runs handle on each connection
+// (closed when handle returns) until the test ends; the raw backends the
+// integration tests judge by are built on it.
+func serveRaw(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &rawBackend{ln: ln, heads: map[string]string{}}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -108,37 +143,12 @@ func startRawBackend(t *testing.T) *rawBackend {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-					var head strings.Builder
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						head.WriteString(line)
-						if line == "\r\n" || line == "\n" {
-							break
-						}
-					}
-					target := ""
-					if f := strings.Fields(strings.SplitN(head.String(), "\n", 2)[0]); len(f) == 3 {
-						target = f[1]
-					}
-					b.mu.Lock()
-					b.heads[target] = head.String()
-					b.mu.Unlock()
-					// Bodiless GETs only: the next bytes are the next request.
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-						return
-					}
-				}
+				handle(c, bufio.NewReader(c))
 			}()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return b
+	return ln
 }
 
 func (b *rawBackend) head(target string) (string, bool) {
