@@ -49,16 +49,8 @@ const hotIdle = 100 * time.Millisecond
 // passes, and reads the first byte of what came into c.one. It reports
 // false when nothing came (closed, timed out, woken by Shutdown).
 func (c *h1conn) waitIdle(deadline time.Time) bool {
-	if c.raw == nil {
-		_ = c.tc.SetReadDeadline(deadline)
-		if c.woken() {
-			return false
-		}
-		n, _ := c.tc.Read(c.one[:])
-		return n == 1
-	}
 	hot := time.Now().Add(hotIdle)
-	if hot.After(deadline) {
+	if c.raw == nil || hot.After(deadline) { // no lean wait without the socket: one read to the deadline
 		hot = deadline
 	}
 	_ = c.tc.SetReadDeadline(hot)
